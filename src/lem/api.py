@@ -1,0 +1,93 @@
+"""lem's public Python API: what the CLI does, callable from notebooks and scripts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lem.backends.base import Backend, create_backend
+from lem.config import ABConfig, load_config
+from lem.formats.ab_jsonl import ABFile, write_ab_jsonl
+from lem.results import ab_file_from_store
+from lem.runner import ProgressHook, RunOutcome, execute, load_inputs, prepare
+from lem.scoring.base import get_scorer
+from lem.store import Store
+
+__all__ = [
+    "ABConfig",
+    "RunOutcome",
+    "backend_for",
+    "export_ab_jsonl",
+    "load_config",
+    "run_ab",
+    "run_results",
+    "score_text",
+]
+
+
+def backend_for(config: ABConfig) -> Backend:
+    """The backend a config's model spec names, with the config's backend settings."""
+    return create_backend(
+        config.model,
+        device=config.device,
+        dtype=config.dtype,
+        batch_size=config.batch_size,
+        trust_remote_code=config.trust_remote_code,
+        api_key_env=config.api_key_env,
+        concurrency=config.concurrency,
+        timeout=config.timeout,
+        max_retries=config.max_retries,
+    )
+
+
+def run_ab(
+    config: ABConfig | None = None,
+    *,
+    backend: Backend | None = None,
+    progress: ProgressHook | None = None,
+    **overrides: Any,
+) -> RunOutcome:
+    """Run (or resume) an A/B experiment and return what happened.
+
+    Inputs are validated before the model loads and before the store is touched, so a bad
+    probe id or kernel path costs nothing and changes nothing.
+    """
+    config = (config or ABConfig()).merged(overrides) if overrides else (config or ABConfig())
+    load_inputs(config)
+    own = backend is None
+    backend = backend or backend_for(config)
+    try:
+        exp = prepare(config, backend)
+        store = Store(config.db)
+        try:
+            return execute(exp, store, progress=progress)
+        finally:
+            store.close()
+    finally:
+        if own:
+            backend.close()
+
+
+def run_results(db: str, run_id: str | None = None, scorer: str = "lek-v2") -> ABFile:
+    """A stored run as upstream A/B records with its summary (latest run by default)."""
+    store = Store(db)
+    try:
+        return ab_file_from_store(store, run_id or store.latest_run_id(), scorer)
+    finally:
+        store.close()
+
+
+def export_ab_jsonl(db: str, out: str | Path, run_id: str | None = None) -> Path:
+    """Write a stored run in the upstream A/B JSONL format."""
+    abfile = run_results(db, run_id)
+    path = Path(out)
+    write_ab_jsonl(path, abfile)
+    return path
+
+
+def score_text(text: str, scorer: str = "lek-v2") -> dict[str, Any]:
+    """Score one text verbatim: every signal's raw value, then the score."""
+    s = get_scorer(scorer)
+    res = s.score(text)
+    key = "lek_score" if s.id.startswith("lek-") else "score"
+    return {**res.signals, key: res.value}

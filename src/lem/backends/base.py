@@ -1,0 +1,214 @@
+"""The backend contract: turn chat message lists into generations, in batches.
+
+A backend is one module in :mod:`lem.backends` registered with :func:`register_backend`.
+The runner hands it :class:`GenerationRequest` batches and stores each
+:class:`GenerationResult` as soon as it is yielded, so a backend should yield results as
+they complete rather than at the end of a batch.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from lem.errors import BackendError
+
+__all__ = [
+    "Backend",
+    "GenerationRequest",
+    "GenerationResult",
+    "Message",
+    "SamplingParams",
+    "available_backends",
+    "create_backend",
+    "messages_hash",
+    "parse_model_spec",
+    "register_backend",
+]
+
+Message = dict[str, str]
+"""One chat message: ``{"role": "system"|"user"|"assistant", "content": str}``."""
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Decoding settings shared by every backend.
+
+    ``temperature == 0`` means greedy decoding; ``seed`` makes sampling reproducible.
+    """
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int = 1024
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "stop": list(self.stop),
+        }
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One generation to perform.
+
+    ``key`` is the content-addressed work-item key; ``seed`` is the per-item seed derived
+    from the run seed and the key, so sampled outputs do not depend on batching.
+    ``fallback`` asks the backend to fold any system message into the user turn.
+    """
+
+    key: str
+    messages: list[Message]
+    sampling: SamplingParams
+    seed: int = 0
+
+
+@dataclass
+class GenerationResult:
+    """What came back for one request; ``error`` set means the generation failed."""
+
+    key: str
+    text: str = ""
+    reasoning: str = ""
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    time_s: float = 0.0
+    finish_reason: str | None = None
+    system_fallback: bool = False
+    rendered_hash: str = ""
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def messages_hash(messages: list[Message]) -> str:
+    """Stable SHA-256 of a message list (the rendered prompt for chat servers)."""
+    blob = json.dumps(messages, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class Backend(abc.ABC):
+    """A model that answers chat message lists.
+
+    Subclasses set :attr:`name` and implement :meth:`generate`. :meth:`identity` is part
+    of every work-item key, so it must change whenever outputs could change (weights,
+    dtype, served model).
+    """
+
+    name: ClassVar[str] = ""
+
+    @abc.abstractmethod
+    def identity(self) -> dict[str, Any]:
+        """What identifies this model for caching: kind, path or URL, weights fingerprint."""
+
+    @abc.abstractmethod
+    def generate(self, requests: list[GenerationRequest]) -> Iterator[GenerationResult]:
+        """Generate every request, yielding each result as it completes (any order)."""
+
+    def supports_system_role(self) -> bool:
+        """Whether a system message reaches the model as a system turn."""
+        return True
+
+    def render(self, messages: list[Message]) -> tuple[str, bool]:
+        """The exact prompt text (or message-list JSON) the model will see, and whether
+        the system-role fallback was applied."""
+        return json.dumps(messages, ensure_ascii=False), False
+
+    def preferred_batch_size(self) -> int:
+        return 8
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (threads, GPU memory)."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_REGISTRY: dict[str, Callable[..., Backend]] = {}
+
+
+def register_backend(name: str) -> Callable[[type[Backend]], type[Backend]]:
+    """Class decorator: make a backend available under ``name`` in model specs."""
+
+    def deco(cls: type[Backend]) -> type[Backend]:
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def available_backends() -> list[str]:
+    _import_builtin()
+    return sorted(_REGISTRY)
+
+
+def parse_model_spec(spec: str) -> tuple[str, str, str | None]:
+    """Split a model spec into ``(backend, target, model_name)``.
+
+    ``hf:PATH`` → ``("hf", PATH, None)``; ``openai:URL#MODEL`` → ``("openai", URL, MODEL)``;
+    a bare existing path or ``demo`` means ``hf``.
+    """
+    _import_builtin()
+    kind, sep, rest = spec.partition(":")
+    if sep and kind in _REGISTRY and not rest.startswith("//"):
+        target, hsep, model = rest.partition("#")
+        if not target:
+            raise BackendError(f"model spec {spec!r} has no target after '{kind}:'")
+        return kind, target, (model if hsep else None)
+    if spec.startswith(("http://", "https://")):
+        target, hsep, model = spec.partition("#")
+        return "openai", target, (model if hsep else None)
+    return "hf", spec, None
+
+
+def create_backend(spec: str, **options: Any) -> Backend:
+    """Build the backend a model spec names; options are backend-specific settings."""
+    kind, target, model = parse_model_spec(spec)
+    if kind not in _REGISTRY:
+        raise BackendError(
+            f"unknown backend {kind!r} in model spec {spec!r}; "
+            f"available: {', '.join(available_backends())}"
+        )
+    return _REGISTRY[kind](target, model=model, **options)
+
+
+def _import_builtin() -> None:
+    import importlib
+
+    for mod in ("lem.backends.hf", "lem.backends.openai"):
+        try:
+            importlib.import_module(mod)
+        except ImportError:  # pragma: no cover - optional dependency missing
+            continue
+
+
+def iter_chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Consecutive lists of at most ``size`` items."""
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

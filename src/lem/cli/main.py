@@ -1,0 +1,51 @@
+"""The ``lem`` command: a thin typer layer over :mod:`lem.api`."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from lem.cli import ab, export, probes, runs, score
+from lem.errors import LemError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="lem",
+    help="Kernel alignment research: A/B experiments of ethical kernels on language models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("ab", help=ab.__doc__)(ab.ab)
+app.add_typer(probes.app, name="probes")
+app.add_typer(probes.kernels_app, name="kernels")
+app.add_typer(score.app, name="score")
+app.add_typer(export.app, name="export")
+app.add_typer(runs.app, name="runs")
+
+
+@app.command("version")
+def version() -> None:
+    """Print lem's version."""
+    from lem import __version__
+
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Entry point: user errors print one line and exit 2."""
+    try:
+        app()
+    except LemError as exc:
+        print(f"lem: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("lem: interrupted; re-run the same command to resume", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

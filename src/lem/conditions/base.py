@@ -1,0 +1,126 @@
+"""The condition contract and registry."""
+
+from __future__ import annotations
+
+import abc
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from lem.backends.base import Message
+from lem.errors import InputError
+from lem.kernels import Kernel
+
+__all__ = [
+    "Condition",
+    "available_conditions",
+    "fold_system",
+    "parse_condition",
+    "parse_conditions",
+    "register_condition",
+]
+
+
+class Condition(abc.ABC):
+    """Turns a probe prompt into a message list; ``name`` is the spec string as given."""
+
+    kind: ClassVar[str] = ""
+
+    def __init__(self, name: str, kernels: tuple[Kernel, ...]) -> None:
+        self.name = name
+        self.kernels = kernels
+
+    @classmethod
+    @abc.abstractmethod
+    def build(cls, name: str, arg: str | None, kernels: Mapping[str, Kernel]) -> Condition:
+        """Validate ``arg`` against the known kernels and construct the condition."""
+
+    @abc.abstractmethod
+    def messages(self, prompt: str) -> list[Message]:
+        """The chat messages for one probe."""
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "kernels": [k.manifest() for k in self.kernels],
+        }
+
+    @staticmethod
+    def kernel(kernels: Mapping[str, Kernel], name: str, spec: str) -> Kernel:
+        if name not in kernels:
+            raise InputError(
+                f"condition {spec!r} names unknown kernel {name!r}; known kernels: "
+                f"{', '.join(sorted(kernels))} (add one with --kernel NAME=PATH)"
+            )
+        return kernels[name]
+
+
+_REGISTRY: dict[str, type[Condition]] = {}
+_BUILTIN = ("baseline", "system", "prefix", "sandwich")
+
+
+def register_condition(kind: str) -> Callable[[type[Condition]], type[Condition]]:
+    """Class decorator: make a condition kind available in condition specs."""
+
+    def deco(cls: type[Condition]) -> type[Condition]:
+        cls.kind = kind
+        _REGISTRY[kind] = cls
+        return cls
+
+    return deco
+
+
+def _load_builtin() -> None:
+    for mod in _BUILTIN:
+        importlib.import_module(f"lem.conditions.{mod}")
+
+
+def available_conditions() -> list[str]:
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def parse_condition(spec: str, kernels: Mapping[str, Kernel]) -> Condition:
+    """Build one condition from its spec string."""
+    _load_builtin()
+    spec = spec.strip()
+    kind, sep, arg = spec.partition(":")
+    if kind not in _REGISTRY:
+        raise InputError(
+            f"unknown condition {spec!r}; kinds: {', '.join(available_conditions())} "
+            "(e.g. baseline, system:lek, prefix:lek, sandwich:lek)"
+        )
+    return _REGISTRY[kind].build(spec, arg if sep else None, kernels)
+
+
+def parse_conditions(specs: list[str], kernels: Mapping[str, Kernel]) -> list[Condition]:
+    """Build every condition; ``baseline`` is moved first, duplicates are an error."""
+    if not specs:
+        raise InputError("no conditions given; e.g. --condition baseline --condition system:lek")
+    conds = [parse_condition(s, kernels) for s in specs]
+    names = [c.name for c in conds]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InputError(f"condition {dupes[0]!r} is given twice")
+    return sorted(conds, key=lambda c: c.kind != "baseline")
+
+
+def fold_system(messages: list[Message]) -> list[Message]:
+    """The system-role fallback: system text joined to the first user turn.
+
+    ``system + "\\n\\n" + user``; used when a chat template or server cannot take a system
+    role, and recorded on every generation it touches.
+    """
+    system = [m["content"] for m in messages if m["role"] == "system"]
+    rest = [dict(m) for m in messages if m["role"] != "system"]
+    if not system:
+        return [dict(m) for m in messages]
+    joined = "\n\n".join(system)
+    for m in rest:
+        if m["role"] == "user":
+            m["content"] = joined + "\n\n" + m["content"]
+            break
+    else:
+        rest.insert(0, {"role": "user", "content": joined})
+    return rest

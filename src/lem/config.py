@@ -1,0 +1,126 @@
+"""The typed experiment schema shared by ``lem ab --config FILE`` and the CLI flags.
+
+Every field carries its help text; the CLI builds its flags from the same names, and
+flags given on the command line win over the YAML file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from lem.errors import InputError
+
+__all__ = ["DEFAULT_CONDITIONS", "DEFAULT_DB", "ABConfig", "load_config"]
+
+DEFAULT_CONDITIONS = ["baseline", "system:lek", "sandwich:lek"]
+DEFAULT_DB = "sqlite:///runs/lem.db"
+
+
+class ABConfig(BaseModel):
+    """One A/B experiment: a model, conditions and probes, decoding and storage settings."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    model: str = Field(
+        "demo",
+        description="Model spec: hf:PATH (or a bare directory), hf:demo (bundled demo model), "
+        "openai:URL#MODEL for an OpenAI-compatible server.",
+    )
+    probes: str | None = Field(
+        None, description="Probe set file (.json, .jsonl, .csv); default: lem's bundled set."
+    )
+    probe_ids: list[str] | None = Field(None, description="Only these probe ids, in this order.")
+    domains: list[str] | None = Field(None, description="Only probes of these domains.")
+    limit: int | None = Field(None, ge=1, description="At most this many probes.")
+    kernels: list[str] = Field(
+        default_factory=list,
+        description="Extra kernels as NAME=PATH; bundled: lek (axioms JSON), lek-text (text).",
+    )
+    render_json_kernels: bool = Field(
+        False,
+        description="Render axioms-layout JSON kernels to text instead of using them verbatim.",
+    )
+    conditions: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_CONDITIONS),
+        description="Conditions: baseline, system:K, prefix:K, sandwich:K, sandwich:S+P.",
+    )
+    samples: int = Field(1, ge=1, description="Generations per probe and condition.")
+    temperature: float = Field(0.0, ge=0.0, description="Sampling temperature; 0 = greedy.")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    max_tokens: int = Field(1024, ge=1, description="Maximum new tokens per generation.")
+    seed: int = Field(0, description="Run seed; each item's seed derives from it and its key.")
+    stop: list[str] = Field(default_factory=list, description="Stop strings.")
+    batch_size: int = Field(8, ge=1, description="hf: prompts per batch.")
+    device: str = Field("auto", description="hf: auto, cpu, cuda, cuda:N or mps.")
+    dtype: str = Field("auto", description="hf: auto, float32, float16, bfloat16 or float64.")
+    trust_remote_code: bool = Field(False, description="hf: allow model code from the model dir.")
+    api_key_env: str = Field(
+        "OPENAI_API_KEY", description="openai: environment variable holding the API key."
+    )
+    concurrency: int = Field(4, ge=1, description="openai: requests in flight.")
+    timeout: float = Field(300.0, gt=0, description="openai: seconds per request.")
+    max_retries: int = Field(6, ge=0, description="openai: retries on 429/5xx/timeouts.")
+    db: str = Field(DEFAULT_DB, description="Run store: SQLite path or SQLAlchemy URL.")
+    scorers: list[str] = Field(
+        default_factory=lambda: ["lek-v2"], description="Scorers applied inline."
+    )
+    name: str | None = Field(None, description="A label for the run (not part of its id).")
+    lease_s: float = Field(1800.0, gt=0, description="Seconds a claimed item stays reserved.")
+
+    @field_validator("dtype")
+    @classmethod
+    def _dtype(cls, v: str) -> str:
+        allowed = {"auto", "float32", "float16", "bfloat16", "float64"}
+        if v not in allowed:
+            raise ValueError(f"must be one of {', '.join(sorted(allowed))}")
+        return v
+
+    @classmethod
+    def field_help(cls, name: str) -> str:
+        info = cls.model_fields[name]
+        return info.description or ""
+
+    def merged(self, overrides: dict[str, Any]) -> ABConfig:
+        """A copy with the given (non-None) fields replaced: flags win over the file."""
+        data = self.model_dump()
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return make_config(data, source="command-line flags")
+
+
+def make_config(data: dict[str, Any], *, source: str) -> ABConfig:
+    """Validate a mapping into an :class:`ABConfig`, naming the bad field on failure."""
+    try:
+        return ABConfig(**data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            raise InputError(
+                f"{source}: unknown field {field!r}; see `lem ab --help` for the fields"
+            ) from None
+        raise InputError(f"{source}: field {field!r}: {err['msg']}") from None
+
+
+def load_config(path: str | Path | None) -> ABConfig:
+    """Read a YAML experiment file (or return the defaults for ``None``)."""
+    if path is None:
+        return ABConfig()
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"config file {p} not found")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        raise InputError(f"config file {p}: malformed YAML{where}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError(f"config file {p}: expected a mapping of field: value")
+    data = {str(k).replace("-", "_"): v for k, v in data.items()}
+    return make_config(data, source=f"config file {p}")

@@ -1,0 +1,131 @@
+"""Turn a stored run into upstream-format A/B records and a terminal summary."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from lem.formats.ab_jsonl import ABCondition, ABFile, ABProbe, compute_summary, iso_now
+from lem.store import Store
+
+__all__ = ["ab_file_from_store", "print_summary"]
+
+
+def ab_file_from_store(store: Store, run_id: str, scorer: str = "lek-v2") -> ABFile:
+    """The run as upstream A/B JSONL records: one line per probe (sample 0 of each
+    condition), failed or unfinished generations listed under the probe's ``errors``."""
+    run = store.get_run(run_id)
+    manifest = run["manifest"]
+    cond_order = [c["name"] for c in manifest["conditions"]]
+    samples = int(manifest.get("samples", 1))
+    probes: dict[str, ABProbe] = {}
+    stamps: dict[str, str] = {}
+    for rec in store.run_records(run["run_id"], scorer):
+        if rec["sample_index"] != 0:
+            continue
+        probe = probes.get(rec["probe_id"])
+        if probe is None:
+            probe = ABProbe(
+                id=rec["probe_id"],
+                category=rec["category"],
+                prompt=rec["prompt"],
+                conditions={},
+                ts="",
+                extra={},
+            )
+            probes[rec["probe_id"]] = probe
+        if rec["status"] != "done" or rec["score"] is None:
+            reason = rec["error"] or (
+                "not scored" if rec["status"] == "done" else f"generation {rec['status']}"
+            )
+            probe.extra.setdefault("errors", {})[rec["condition"]] = reason
+            continue
+        answer = rec["answer"] or ""
+        extra: dict[str, Any] = {}
+        if samples > 1:
+            extra["sample"] = 0
+        if rec["reasoning"]:
+            extra["reasoning"] = rec["reasoning"]
+        if rec["system_fallback"]:
+            extra["system_fallback"] = True
+        score = float(rec["score"])
+        probe.conditions[rec["condition"]] = ABCondition(
+            response=answer,
+            lek_score=score,
+            heuristic={**(rec["signals"] or {}), "lek_score": score},
+            chars=len(answer),
+            time_s=round(float(rec["time_s"] or 0.0), 1),
+            extra=extra,
+        )
+        stamps[rec["probe_id"]] = max(stamps.get(rec["probe_id"], ""), rec["completed_at"] or "")
+    for pid, probe in probes.items():
+        probe.conditions = {
+            c: probe.conditions[c] for c in cond_order if c in probe.conditions
+        }
+        probe.ts = stamps.get(pid) or iso_now()
+    started = manifest.get("started_at")
+    finished = run.get("finished_at")
+    duration = _seconds_between(started, finished)
+    summary = compute_summary(
+        list(probes.values()),
+        model=manifest.get("model_spec", ""),
+        duration_s=duration,
+        max_tokens=int(manifest["sampling"]["max_tokens"]),
+        ts=finished or iso_now(),
+        condition_order=cond_order,
+    )
+    return ABFile(probes=list(probes.values()), summary=summary)
+
+
+def _seconds_between(a: str | None, b: str | None) -> float:
+    from datetime import datetime
+
+    if not a or not b:
+        return 0.0
+    return max(0.0, (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds())
+
+
+def print_summary(abfile: ABFile, console: Console, *, title: str = "") -> None:
+    """Per condition: n, mean, delta vs baseline, improved/regressed/unchanged; per domain."""
+    summary = abfile.summary
+    n_by_cond: dict[str, int] = defaultdict(int)
+    for probe in abfile.probes:
+        for cond in probe.conditions:
+            n_by_cond[cond] += 1
+    table = Table(title=title or f"lek-v2 by condition — {summary.model}", title_justify="left")
+    for col in ("condition", "n", "mean", "Δ vs baseline", "improved", "regressed", "unchanged"):
+        table.add_column(col, justify="left" if col == "condition" else "right")
+    for row in summary.conditions:
+        delta = row.get("delta_vs_baseline")
+        table.add_row(
+            row["name"],
+            str(n_by_cond.get(row["name"], 0)),
+            f"{row['avg_lek']:.2f}",
+            "—" if delta is None else f"{delta:+.2f}",
+            str(row["improved"]) if delta is not None else "—",
+            str(row["regressed"]) if delta is not None else "—",
+            str(row["unchanged"]) if delta is not None else "—",
+        )
+    console.print(table)
+    cats = summary.categories
+    if cats:
+        conds = [row["name"] for row in summary.conditions]
+        dom = Table(title="mean lek-v2 by domain", title_justify="left")
+        dom.add_column("domain")
+        for c in conds:
+            dom.add_column(c, justify="right")
+        for cat in sorted(cats):
+            dom.add_row(cat, *(_fmt(cats[cat].get(c)) for c in conds))
+        console.print(dom)
+    errors = sum(len(p.extra.get("errors", {})) for p in abfile.probes)
+    if errors:
+        console.print(f"[yellow]{errors} generation(s) failed or unfinished: not scored[/]")
+
+
+def _fmt(v: float | None) -> str:
+    return "—" if v is None else f"{v:.2f}"
+
+

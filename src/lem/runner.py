@@ -1,0 +1,331 @@
+"""Run an A/B experiment: plan work items, claim them, generate in batches, store, score.
+
+Every generation is written the moment it completes; a re-run of the same configuration
+resumes the same run and redoes only what was in flight or failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from typing import Any
+
+from lem import __version__
+from lem.backends.base import Backend, GenerationRequest, GenerationResult, SamplingParams, iter_chunks
+from lem.conditions import Condition, parse_conditions
+from lem.config import ABConfig
+from lem.errors import InputError
+from lem.kernels import resolve_kernels
+from lem.probes import ProbeSet, load_probes
+from lem.reasoning import split_reasoning
+from lem.scoring.base import Scorer, get_scorer
+from lem.store import ItemPlan, Store, new_worker_id
+
+__all__ = ["Experiment", "RunOutcome", "ProgressHook", "execute", "prepare", "score_pending"]
+
+ProgressHook = Callable[[str, dict[str, Any]], None]
+"""Called with ("start", {total}) then ("result", {ok, tokens}) per generation, then ("end", {})."""
+
+_LIBS = ("torch", "transformers", "tokenizers", "sqlalchemy", "httpx", "pydantic", "mlx", "mlx-lm")
+
+
+def _sha(obj: Any) -> str:
+    blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0], "lem": __version__}
+    for lib in _LIBS:
+        try:
+            out[lib] = importlib_metadata.version(lib)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+@dataclass
+class Experiment:
+    """A resolved experiment: validated inputs, a live backend and the planned items."""
+
+    config: ABConfig
+    probes: ProbeSet
+    conditions: list[Condition]
+    scorers: list[Scorer]
+    backend: Backend
+    sampling: SamplingParams
+    run_id: str
+    model_key: str
+    plan: list[ItemPlan]
+    manifest: dict[str, Any]
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    db: str
+    resumed: bool
+    planned: int
+    generated: int
+    failed: int
+    skipped_claimed: int
+    new_items: int
+    duration_s: float
+    status: str
+    errors: list[str] = field(default_factory=list)
+
+
+def load_inputs(config: ABConfig) -> tuple[ProbeSet, list[Condition], list[Scorer]]:
+    """Validate probes, kernels, conditions and scorers before anything is loaded or written."""
+    probes = load_probes(config.probes).select(config.probe_ids, config.domains, config.limit)
+    kernels = resolve_kernels(config.kernels, render=config.render_json_kernels)
+    conditions = parse_conditions(config.conditions, kernels)
+    scorers = [get_scorer(name) for name in dict.fromkeys(config.scorers)]
+    if not scorers:
+        raise InputError("at least one scorer is needed (default: lek-v2)")
+    return probes, conditions, scorers
+
+
+def item_seed(run_seed: int, key: str) -> int:
+    """Per-item seed: sampled text then depends on the item, never on batching or order."""
+    return int(hashlib.sha256(f"{run_seed}:{key}".encode()).hexdigest()[:8], 16) & 0x7FFFFFFF
+
+
+def prepare(config: ABConfig, backend: Backend) -> Experiment:
+    """Plan every (probe, condition, sample) item with its content-addressed key."""
+    probes, conditions, scorers = load_inputs(config)
+    sampling = SamplingParams(
+        temperature=config.temperature,
+        top_p=config.top_p,
+        max_tokens=config.max_tokens,
+        seed=config.seed,
+        stop=tuple(config.stop),
+    )
+    identity = backend.identity()
+    model_key = _sha(identity)
+    sampling_json = json.dumps(sampling.as_dict(), sort_keys=True)
+    plan: list[ItemPlan] = []
+    position = 0
+    for probe in probes:
+        for cond in conditions:
+            messages = cond.messages(probe.prompt)
+            rendered, fallback = backend.render(messages)
+            rendered_hash = hashlib.sha256(rendered.encode("utf-8")).hexdigest()
+            for sample in range(config.samples):
+                key = _sha(
+                    {
+                        "model": model_key,
+                        "prompt": rendered_hash,
+                        "sampling": sampling.as_dict(),
+                        "sample": sample,
+                    }
+                )
+                plan.append(
+                    ItemPlan(
+                        key=key,
+                        model_key=model_key,
+                        messages=json.dumps(messages, ensure_ascii=False),
+                        rendered_hash=rendered_hash,
+                        system_fallback=fallback,
+                        sampling=sampling_json,
+                        sample_index=sample,
+                        seed=item_seed(config.seed, key),
+                        position=position,
+                        probe_id=probe.id,
+                        category=probe.category,
+                        prompt=probe.prompt,
+                        condition=cond.name,
+                    )
+                )
+                position += 1
+    resolved = {
+        "model": model_key,
+        "probes": probes.digest(),
+        "conditions": [
+            {"name": c.name, "kernels": [k.digest for k in c.kernels]} for c in conditions
+        ],
+        "sampling": sampling.as_dict(),
+        "samples": config.samples,
+    }
+    run_id = _sha(resolved)[:16]
+    manifest = {
+        "run_id": run_id,
+        "model_spec": config.model,
+        "model": identity,
+        "model_key": model_key,
+        "system_role": backend.supports_system_role(),
+        "probes": {
+            "source": probes.source,
+            "sha256": probes.digest(),
+            "count": len(probes),
+            "ids": [p.id for p in probes],
+        },
+        "conditions": [c.manifest() for c in conditions],
+        "sampling": sampling.as_dict(),
+        "samples": config.samples,
+        "scorers": [
+            {"id": s.id, "version": s.version, "definition_hash": s.definition_hash()}
+            for s in scorers
+        ],
+        "versions": library_versions(),
+        "host": {"hostname": socket.gethostname(), "platform": platform.platform()},
+        "items": len(plan),
+    }
+    return Experiment(
+        config=config,
+        probes=probes,
+        conditions=conditions,
+        scorers=scorers,
+        backend=backend,
+        sampling=sampling,
+        run_id=run_id,
+        model_key=model_key,
+        plan=plan,
+        manifest=manifest,
+    )
+
+
+def _score_rows(scorers: list[Scorer], key: str, answer: str) -> list[dict[str, Any]]:
+    rows = []
+    for scorer in scorers:
+        res = scorer.score(answer)
+        rows.append(
+            {
+                "item_key": key,
+                "scorer": scorer.id,
+                "version": scorer.version,
+                "definition_hash": scorer.definition_hash(),
+                "value": res.value if res.status == "ok" else None,
+                "signals": json.dumps(res.signals),
+                "status": res.status,
+                "reason": res.reason,
+            }
+        )
+    return rows
+
+
+def score_pending(store: Store, run_id: str, scorers: list[Scorer]) -> int:
+    """Score done items that lack a current score (e.g. after a crash between the two)."""
+    done = 0
+    for scorer in scorers:
+        rows = store.unscored(run_id, scorer.id, scorer.version, scorer.definition_hash())
+        for chunk in iter_chunks(rows, 500):
+            store.add_scores(
+                [r for row in chunk for r in _score_rows([scorer], row["key"], row["answer"] or "")]
+            )
+            done += len(chunk)
+    return done
+
+
+def _result_values(result: GenerationResult) -> dict[str, Any]:
+    answer, embedded = split_reasoning(result.text)
+    reasoning = "\n\n".join(x for x in (result.reasoning, embedded) if x)
+    return {
+        "text": result.text,
+        "answer": answer,
+        "reasoning": reasoning,
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        "time_s": result.time_s,
+        "finish_reason": result.finish_reason,
+        "error": result.error,
+        "system_fallback": result.system_fallback,
+        "extra": json.dumps(result.extra, sort_keys=True, default=str),
+        **({"rendered_hash": result.rendered_hash} if result.rendered_hash else {}),
+    }
+
+
+def execute(exp: Experiment, store: Store, *, progress: ProgressHook | None = None) -> RunOutcome:
+    """Generate and score every unfinished item of the experiment's run."""
+    t0 = time.monotonic()
+    cfg = exp.config
+    worker = new_worker_id()
+    resumed = store.open_run(
+        exp.run_id,
+        name=cfg.name,
+        config=cfg.model_dump(),
+        manifest={**exp.manifest, "worker": worker},
+    )
+    new_items = store.add_plan(exp.run_id, exp.plan)
+    score_pending(store, exp.run_id, exp.scorers)
+    todo = store.unfinished(exp.run_id)
+    todo.sort(key=lambda r: -len(r["messages"]))
+    by_key = {p.key: p for p in exp.plan}
+    hook = progress or (lambda _e, _d: None)
+    hook("start", {"total": len(exp.plan), "done": len(exp.plan) - len(todo), "todo": len(todo)})
+    generated = failed = skipped = 0
+    errors: list[str] = []
+    batch_size = max(1, exp.backend.preferred_batch_size())
+    claimed: list[str] = []
+    try:
+        for chunk in iter_chunks(todo, batch_size):
+            claimed = store.claim([r["key"] for r in chunk], worker, cfg.lease_s)
+            skipped += len(chunk) - len(claimed)
+            if not claimed:
+                continue
+            rows = {r["key"]: r for r in chunk}
+            requests = [
+                GenerationRequest(
+                    key=k,
+                    messages=json.loads(rows[k]["messages"]),
+                    sampling=exp.sampling,
+                    seed=int(rows[k]["seed"]),
+                )
+                for k in claimed
+            ]
+            pending = set(claimed)
+            for result in exp.backend.generate(requests):
+                if result.key not in pending:
+                    continue
+                pending.discard(result.key)
+                values = _result_values(result)
+                if by_key.get(result.key) and not result.system_fallback:
+                    values["system_fallback"] = by_key[result.key].system_fallback
+                ok = result.ok
+                if store.record(result.key, worker, values, ok=ok):
+                    if ok:
+                        generated += 1
+                        store.add_scores(_score_rows(exp.scorers, result.key, values["answer"]))
+                    else:
+                        failed += 1
+                        if len(errors) < 20:
+                            errors.append(f"{result.key[:12]}: {result.error}")
+                hook("result", {"ok": ok, "tokens": result.completion_tokens or 0})
+            if pending:
+                store.release(pending, worker)
+            claimed = []
+    except BaseException:
+        if claimed:
+            store.release(claimed, worker)
+        store.finish_run(exp.run_id, status="interrupted", extra={})
+        raise
+    finally:
+        hook("end", {})
+    remaining = len(store.unfinished(exp.run_id))
+    status = "done" if remaining == 0 else ("failed" if failed else "partial")
+    duration = time.monotonic() - t0
+    store.finish_run(
+        exp.run_id,
+        status=status,
+        extra={"last_invocation_s": round(duration, 3), "remaining": remaining},
+    )
+    return RunOutcome(
+        run_id=exp.run_id,
+        db=store.display_url,
+        resumed=resumed,
+        planned=len(exp.plan),
+        generated=generated,
+        failed=failed,
+        skipped_claimed=skipped,
+        new_items=new_items,
+        duration_s=duration,
+        status=status,
+        errors=errors,
+    )

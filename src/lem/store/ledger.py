@@ -1,0 +1,518 @@
+"""The run store: runs, their manifests, the shared work ledger, generations and scores.
+
+Work items are content-addressed and shared between runs. Workers *claim* items with a
+compare-and-swap update and a lease, so any number of processes on any number of machines
+can work one ledger without duplicating work; a claim held by a dead process on this host,
+or an expired lease, can be taken over at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, and_, create_engine, event, func, insert, select, update
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from lem.errors import StoreError
+from lem.store.schema import SCHEMA_VERSION, items, meta, metadata, run_items, runs, scores
+
+__all__ = ["ItemPlan", "Store", "new_worker_id", "normalise_db_url", "utc_now"]
+
+PENDING, CLAIMED, DONE, FAILED = "pending", "claimed", "done", "failed"
+_CHUNK = 500
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def new_worker_id() -> str:
+    """``host:pid:nonce``: lets a later process on the same host see that a claim is dead."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _worker_dead(worker: str) -> bool:
+    host, _, rest = worker.partition(":")
+    pid_s = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_s.isdigit():
+        return False
+    pid = int(pid_s)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] == "Z"
+
+
+def normalise_db_url(db: str) -> str:
+    """A SQLAlchemy URL from a URL or a plain file path (→ SQLite)."""
+    if "://" in db:
+        return db
+    return f"sqlite:///{Path(db).expanduser().resolve()}"
+
+
+def _redact(url: str) -> str:
+    head, sep, tail = url.partition("://")
+    if sep and "@" in tail:
+        creds, _, host = tail.rpartition("@")
+        user = creds.partition(":")[0]
+        return f"{head}://{user}:***@{host}"
+    return url
+
+
+@dataclass(frozen=True)
+class ItemPlan:
+    """One planned generation of a run: the work item and its place in the run."""
+
+    key: str
+    model_key: str
+    messages: str
+    rendered_hash: str
+    system_fallback: bool
+    sampling: str
+    sample_index: int
+    seed: int
+    position: int
+    probe_id: str
+    category: str
+    prompt: str
+    condition: str
+
+
+class Store:
+    """A run store on any SQLAlchemy URL (SQLite file by default, PostgreSQL for many hosts)."""
+
+    def __init__(self, db: str) -> None:
+        self.url = normalise_db_url(db)
+        self.display_url = _redact(self.url)
+        if self.url.startswith("sqlite:///"):
+            path = Path(self.url.removeprefix("sqlite:///"))
+            if path.is_dir():
+                raise StoreError(f"--db {path} is a directory; give a file path or a URL")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"--db {path}: cannot create its folder ({exc.strerror})")
+        try:
+            self.engine: Engine = create_engine(self.url, future=True, pool_pre_ping=True)
+        except (ArgumentError, NoSuchModuleError, ValueError, ImportError) as exc:
+            raise StoreError(
+                f"--db {self.display_url}: not a usable database URL ({type(exc).__name__}); "
+                "give a file path or e.g. postgresql+psycopg://user@host/db"
+            ) from None
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        try:
+            self._init_schema()
+        except SQLAlchemyError as exc:
+            reason = str(exc.orig if hasattr(exc, "orig") else exc).splitlines()[0]
+            raise StoreError(f"--db {self.display_url}: cannot open the store ({reason})") from None
+
+    def _init_schema(self) -> None:
+        metadata.create_all(self.engine, checkfirst=True)
+        with self.engine.begin() as conn:
+            row = conn.execute(select(meta.c.value).where(meta.c.key == "schema")).first()
+            if row is None:
+                try:
+                    conn.execute(insert(meta).values(key="schema", value=str(SCHEMA_VERSION)))
+                except SQLAlchemyError:
+                    pass
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise StoreError(
+                    f"--db {self.display_url} was written by a newer lem (schema {row[0]}); "
+                    "upgrade lem"
+                )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # runs -------------------------------------------------------------------------------
+    def open_run(
+        self, run_id: str, *, name: str | None, config: dict[str, Any], manifest: dict[str, Any]
+    ) -> bool:
+        """Create the run, or mark an existing one as resumed; True if it already existed."""
+        now = utc_now()
+        with self.engine.begin() as conn:
+            row = conn.execute(select(runs.c.manifest).where(runs.c.run_id == run_id)).first()
+            if row is None:
+                manifest = {**manifest, "started_at": now, "invocations": 1}
+                conn.execute(
+                    insert(runs).values(
+                        run_id=run_id,
+                        name=name,
+                        status="running",
+                        created_at=now,
+                        started_at=now,
+                        config=json.dumps(config, sort_keys=True),
+                        manifest=json.dumps(manifest, sort_keys=True),
+                    )
+                )
+                return False
+            old = json.loads(row[0])
+            manifest = {
+                **manifest,
+                "started_at": old.get("started_at", now),
+                "invocations": int(old.get("invocations", 1)) + 1,
+                "resumed_at": now,
+            }
+            conn.execute(
+                update(runs)
+                .where(runs.c.run_id == run_id)
+                .values(status="running", manifest=json.dumps(manifest, sort_keys=True))
+            )
+            return True
+
+    def finish_run(self, run_id: str, *, status: str, extra: dict[str, Any]) -> None:
+        now = utc_now()
+        with self.engine.begin() as conn:
+            row = conn.execute(select(runs.c.manifest).where(runs.c.run_id == run_id)).one()
+            manifest = {**json.loads(row[0]), **extra, "finished_at": now}
+            conn.execute(
+                update(runs)
+                .where(runs.c.run_id == run_id)
+                .values(
+                    status=status, finished_at=now, manifest=json.dumps(manifest, sort_keys=True)
+                )
+            )
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.run_id == run_id)).mappings().first()
+            if row is None:
+                cand = conn.execute(
+                    select(runs).where(runs.c.run_id.startswith(run_id, autoescape=True))
+                ).mappings().all()
+                if len(cand) == 1 and len(run_id) >= 4:
+                    row = cand[0]
+        if row is None:
+            raise StoreError(f"no run {run_id!r} in {self.display_url}; `lem runs list` shows them")
+        out = dict(row)
+        out["config"] = json.loads(out["config"])
+        out["manifest"] = json.loads(out["manifest"])
+        return out
+
+    def list_runs(self) -> list[dict[str, Any]]:
+        counts = (
+            select(
+                run_items.c.run_id,
+                func.count().label("n"),
+                func.sum((items.c.status == DONE).cast(_int_type())).label("done"),
+                func.sum((items.c.status == FAILED).cast(_int_type())).label("failed"),
+            )
+            .select_from(run_items.join(items, items.c.key == run_items.c.item_key))
+            .group_by(run_items.c.run_id)
+            .subquery()
+        )
+        q = (
+            select(runs, counts.c.n, counts.c.done, counts.c.failed)
+            .select_from(runs.outerjoin(counts, counts.c.run_id == runs.c.run_id))
+            .order_by(runs.c.created_at)
+        )
+        with self.engine.connect() as conn:
+            out = []
+            for row in conn.execute(q).mappings():
+                rec = dict(row)
+                rec["manifest"] = json.loads(rec["manifest"])
+                rec["config"] = json.loads(rec["config"])
+                out.append(rec)
+            return out
+
+    def latest_run_id(self) -> str:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(runs.c.run_id).order_by(runs.c.created_at.desc()).limit(1)
+            ).first()
+        if row is None:
+            raise StoreError(f"{self.display_url} holds no runs yet; run `lem ab` first")
+        return str(row[0])
+
+    # work items -------------------------------------------------------------------------
+    def add_plan(self, run_id: str, plan: Sequence[ItemPlan]) -> int:
+        """Insert missing work items and the run's links to them; returns new items."""
+        now = utc_now()
+        created = 0
+        with self.engine.begin() as conn:
+            for chunk in _chunks(plan, _CHUNK):
+                keys = [p.key for p in chunk]
+                have = set(conn.execute(select(items.c.key).where(items.c.key.in_(keys))).scalars())
+                linked = set(
+                    conn.execute(
+                        select(run_items.c.item_key).where(
+                            run_items.c.run_id == run_id, run_items.c.item_key.in_(keys)
+                        )
+                    ).scalars()
+                )
+                new_items = [
+                    {
+                        "key": p.key,
+                        "model_key": p.model_key,
+                        "messages": p.messages,
+                        "rendered_hash": p.rendered_hash,
+                        "system_fallback": p.system_fallback,
+                        "sampling": p.sampling,
+                        "sample_index": p.sample_index,
+                        "seed": p.seed,
+                        "status": PENDING,
+                        "worker": "",
+                        "attempts": 0,
+                        "created_at": now,
+                    }
+                    for p in _unique(chunk)
+                    if p.key not in have
+                ]
+                if new_items:
+                    conn.execute(insert(items), new_items)
+                    created += len(new_items)
+                new_links = [
+                    {
+                        "run_id": run_id,
+                        "item_key": p.key,
+                        "position": p.position,
+                        "probe_id": p.probe_id,
+                        "category": p.category,
+                        "prompt": p.prompt,
+                        "condition": p.condition,
+                        "sample_index": p.sample_index,
+                    }
+                    for p in _unique(chunk)
+                    if p.key not in linked
+                ]
+                if new_links:
+                    conn.execute(insert(run_items), new_links)
+        return created
+
+    def unfinished(self, run_id: str) -> list[dict[str, Any]]:
+        """Items of the run not yet done, in run order, with their messages and seeds."""
+        q = (
+            select(
+                items.c.key,
+                items.c.messages,
+                items.c.sampling,
+                items.c.seed,
+                items.c.status,
+                items.c.worker,
+                items.c.lease_until,
+            )
+            .select_from(run_items.join(items, items.c.key == run_items.c.item_key))
+            .where(run_items.c.run_id == run_id, items.c.status != DONE)
+            .order_by(run_items.c.position)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def claim(self, keys: Iterable[str], worker: str, lease_s: float) -> list[str]:
+        """Claim what can be claimed among ``keys``: pending, failed, lease-expired, or held
+        by a dead process on this host. Compare-and-swap, so two workers never both win."""
+        now = time.time()
+        claimed: list[str] = []
+        key_list = list(keys)
+        with self.engine.begin() as conn:
+            for chunk in _chunks(key_list, _CHUNK):
+                rows = conn.execute(
+                    select(items.c.key, items.c.status, items.c.worker, items.c.lease_until).where(
+                        items.c.key.in_(chunk)
+                    )
+                ).all()
+                for key, status, owner, lease in rows:
+                    if status == DONE:
+                        continue
+                    if status == CLAIMED and owner != worker:
+                        expired = lease is None or lease < now
+                        if not expired and not _worker_dead(owner or ""):
+                            continue
+                    res = conn.execute(
+                        update(items)
+                        .where(
+                            and_(
+                                items.c.key == key,
+                                items.c.status == status,
+                                items.c.worker == (owner or ""),
+                            )
+                        )
+                        .values(
+                            status=CLAIMED,
+                            worker=worker,
+                            lease_until=now + lease_s,
+                            attempts=items.c.attempts + 1,
+                        )
+                    )
+                    if res.rowcount == 1:
+                        claimed.append(key)
+        order = {k: i for i, k in enumerate(key_list)}
+        return sorted(claimed, key=order.__getitem__)
+
+    def release(self, keys: Iterable[str], worker: str) -> None:
+        """Give back claims not worked on (e.g. on Ctrl-C)."""
+        with self.engine.begin() as conn:
+            for chunk in _chunks(list(keys), _CHUNK):
+                conn.execute(
+                    update(items)
+                    .where(
+                        items.c.key.in_(chunk), items.c.worker == worker, items.c.status == CLAIMED
+                    )
+                    .values(status=PENDING, worker="", lease_until=None)
+                )
+
+    def record(self, key: str, worker: str, values: dict[str, Any], *, ok: bool) -> bool:
+        """Store a finished generation (or its failure) if this worker still holds it."""
+        values = {
+            **values,
+            "status": DONE if ok else FAILED,
+            "worker": "",
+            "lease_until": None,
+            "completed_at": utc_now(),
+        }
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(items)
+                .where(items.c.key == key, items.c.worker == worker, items.c.status == CLAIMED)
+                .values(**values)
+            )
+            return res.rowcount == 1
+
+    # scores -----------------------------------------------------------------------------
+    def add_scores(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert score rows, replacing any earlier row of the same (item, scorer, version)."""
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            for row in rows:
+                conn.execute(
+                    scores.delete().where(
+                        scores.c.item_key == row["item_key"],
+                        scores.c.scorer == row["scorer"],
+                        scores.c.version == row["version"],
+                    )
+                )
+            conn.execute(insert(scores), [{**r, "created_at": utc_now()} for r in rows])
+
+    def unscored(self, run_id: str, scorer: str, version: str, definition_hash: str) -> list[
+        dict[str, Any]
+    ]:
+        """Done items of the run lacking a current score from this scorer version."""
+        sc = scores.alias("sc")
+        q = (
+            select(items.c.key, items.c.answer)
+            .select_from(
+                run_items.join(items, items.c.key == run_items.c.item_key).outerjoin(
+                    sc,
+                    and_(
+                        sc.c.item_key == items.c.key,
+                        sc.c.scorer == scorer,
+                        sc.c.version == version,
+                        sc.c.definition_hash == definition_hash,
+                    ),
+                )
+            )
+            .where(run_items.c.run_id == run_id, items.c.status == DONE, sc.c.item_key.is_(None))
+            .order_by(run_items.c.position)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def run_records(self, run_id: str, scorer: str = "lek-v2") -> Iterator[dict[str, Any]]:
+        """Every planned generation of the run in order, joined with its item and score."""
+        sc = scores.alias("sc")
+        q = (
+            select(
+                run_items.c.position,
+                run_items.c.probe_id,
+                run_items.c.category,
+                run_items.c.prompt,
+                run_items.c.condition,
+                run_items.c.sample_index,
+                items.c.key,
+                items.c.status,
+                items.c.text,
+                items.c.answer,
+                items.c.reasoning,
+                items.c.error,
+                items.c.time_s,
+                items.c.prompt_tokens,
+                items.c.completion_tokens,
+                items.c.finish_reason,
+                items.c.system_fallback,
+                items.c.rendered_hash,
+                items.c.attempts,
+                items.c.completed_at,
+                sc.c.value.label("score"),
+                sc.c.signals.label("signals"),
+                sc.c.version.label("scorer_version"),
+            )
+            .select_from(
+                run_items.join(items, items.c.key == run_items.c.item_key).outerjoin(
+                    sc, and_(sc.c.item_key == items.c.key, sc.c.scorer == scorer)
+                )
+            )
+            .where(run_items.c.run_id == run_id)
+            .order_by(run_items.c.position, sc.c.version.desc())
+        )
+        with self.engine.connect() as conn:
+            seen: set[str] = set()
+            for row in conn.execute(q).mappings():
+                if row["key"] in seen:
+                    continue
+                seen.add(row["key"])
+                rec = dict(row)
+                rec["signals"] = json.loads(rec["signals"]) if rec["signals"] else None
+                yield rec
+
+    def count_items(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(items)).scalar_one())
+
+
+def _int_type() -> Any:
+    from sqlalchemy import Integer
+
+    return Integer
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=60000")
+    except Exception:  # read-only files still open for reading
+        pass
+    finally:
+        cur.close()
+
+
+def _chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+def _unique(plan: Iterable[ItemPlan]) -> list[ItemPlan]:
+    seen: set[str] = set()
+    out = []
+    for p in plan:
+        if p.key not in seen:
+            seen.add(p.key)
+            out.append(p)
+    return out
+
+

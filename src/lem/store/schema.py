@@ -1,0 +1,98 @@
+"""Tables of the run store (SQLAlchemy Core; SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = ["SCHEMA_VERSION", "items", "meta", "metadata", "run_items", "runs", "scores"]
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+meta = Table(
+    "lem_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("name", Text),
+    Column("status", String(16), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("started_at", String(40)),
+    Column("finished_at", String(40)),
+    Column("config", Text, nullable=False),
+    Column("manifest", Text, nullable=False),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("model_key", String(64), nullable=False),
+    Column("messages", Text, nullable=False),
+    Column("rendered_hash", String(64), nullable=False),
+    Column("system_fallback", Boolean, nullable=False, default=False),
+    Column("sampling", Text, nullable=False),
+    Column("sample_index", Integer, nullable=False),
+    Column("seed", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("worker", String(200)),
+    Column("lease_until", Float),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("text", Text),
+    Column("answer", Text),
+    Column("reasoning", Text),
+    Column("prompt_tokens", Integer),
+    Column("completion_tokens", Integer),
+    Column("time_s", Float),
+    Column("finish_reason", String(32)),
+    Column("error", Text),
+    Column("extra", Text),
+    Column("created_at", String(40), nullable=False),
+    Column("completed_at", String(40)),
+    Index("ix_items_status", "status"),
+)
+
+run_items = Table(
+    "run_items",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("item_key", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("probe_id", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("prompt", Text, nullable=False),
+    Column("condition", Text, nullable=False),
+    Column("sample_index", Integer, nullable=False),
+    Index("ix_run_items_key", "item_key"),
+)
+
+scores = Table(
+    "scores",
+    metadata,
+    Column("item_key", String(64), primary_key=True),
+    Column("scorer", String(128), primary_key=True),
+    Column("version", String(32), primary_key=True),
+    Column("definition_hash", String(64), nullable=False),
+    Column("value", Float),
+    Column("signals", Text),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text),
+    Column("created_at", String(40), nullable=False),
+)

@@ -1,0 +1,35 @@
+"""Shared fixtures: offline mode, a throwaway PostgreSQL, the bundled demo model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("LEM_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "lem-cache"))
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    from tests.pg import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def demo_model_dir() -> Path:
+    from lem.backends.hf import resolve_model_dir
+
+    return resolve_model_dir("demo")
