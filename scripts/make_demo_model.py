@@ -2,7 +2,7 @@
 """Build lem's embedded demo model, reproducibly, from the project-owned demo corpus.
 
 The demo model is a pipeline smoke-test model, not a research subject: a tiny
-Llama-architecture transformer (about 1.2M parameters, ~4.7 MB float32) with a byte-level
+Llama-architecture transformer (about 1.0M parameters, 4.1 MB float32) with a byte-level
 BPE tokenizer and a chat template, trained for a few minutes on 2 CPU cores on
 ``scripts/demo_corpus/``. It loads offline with ``transformers`` and ``mlx_lm`` and
 ``mlx_lm.server`` serves it.
@@ -54,7 +54,8 @@ SYSTEM, USER, ASSISTANT = "<|system|>", "<|user|>", "<|assistant|>"
 SPECIAL_TOKENS = [PAD, BOS, END, SYSTEM, USER, ASSISTANT]  # ids 0..5, in this order
 ROLE_TOKEN = {"system": SYSTEM, "user": USER, "assistant": ASSISTANT}
 
-# Rendered form: <|bos|><|system|>\n{...}<|end|>\n<|user|>\n{...}<|end|>\n<|assistant|>\n{...}<|end|>\n
+# Rendered form (one line per turn, every turn closed by <|end|>):
+#   <|bos|><|system|>\n{...}<|end|>\n<|user|>\n{...}<|end|>\n<|assistant|>\n{...}<|end|>\n
 # The {% generation %} markers let TRL's assistant_only_loss find assistant tokens.
 CHAT_TEMPLATE = (
     "{{- bos_token -}}"
@@ -281,27 +282,45 @@ def long_example(
     return msgs
 
 
-def make_batch(
-    rng: random.Random, corpus: dict[str, list], enc: Encoder, long_step: bool, max_len: int
-):
+def _to_tensors(rows: list[tuple[list[int], list[int]]], pad: int):
+    """Right-pad to a common width. No attention mask is needed: attention is causal, so real
+    tokens never see the pads that follow them, and pads carry no loss. (This keeps PyTorch's
+    fast is_causal attention path instead of a materialised mask.)"""
     import torch
 
-    if long_step:
-        convs = [long_example(rng, corpus, enc, max_len) for _ in range(2)]
-    else:
-        convs = [short_example(rng, corpus) for _ in range(8)]
-    rows = [enc.encode(c) for c in convs]
-    rows = [(ids[:max_len], labels[:max_len]) for ids, labels in rows]
     width = max(len(ids) for ids, _ in rows)
-    pad = enc.ids[PAD]
     input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
     labels = torch.full((len(rows), width), -100, dtype=torch.long)
-    attn = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, (ids, lab) in enumerate(rows):  # right padding; pads carry no loss
+    for i, (ids, lab) in enumerate(rows):
         input_ids[i, : len(ids)] = torch.tensor(ids)
         labels[i, : len(lab)] = torch.tensor(lab)
-        attn[i, : len(ids)] = 1
-    return input_ids, labels, attn
+    return input_ids, labels
+
+
+def batches(rng: random.Random, corpus: dict[str, list], enc: Encoder, max_len: int, budget: int):
+    """Endless deterministic stream of (input_ids, labels) batches of about `budget` tokens.
+
+    Short single-exchange examples are length-grouped (a pool of 64 is sorted by length and cut
+    into batches, whose order is then shuffled) to keep padding low; every fifth batch is one
+    long multi-turn conversation behind a kernel-sized system prompt (800..max_len tokens) so
+    that later positions are trained too.
+    """
+    pad = enc.ids[PAD]
+    while True:
+        pool = [enc.encode(short_example(rng, corpus)) for _ in range(64)]
+        pool = [(ids[:max_len], lab[:max_len]) for ids, lab in pool]
+        pool.sort(key=lambda r: len(r[0]))
+        chunks: list[list[tuple[list[int], list[int]]]] = [[]]
+        for row in pool:
+            if chunks[-1] and len(row[0]) * (len(chunks[-1]) + 1) > budget:
+                chunks.append([])
+            chunks[-1].append(row)
+        rng.shuffle(chunks)
+        for i, chunk in enumerate(chunks):
+            yield _to_tensors(chunk, pad)
+            if i % 4 == 3:
+                ids, lab = enc.encode(long_example(rng, corpus, enc, max_len))
+                yield _to_tensors([(ids[:max_len], lab[:max_len])], pad)
 
 
 # --------------------------------------------------------------------------------------------
@@ -362,6 +381,7 @@ def save(model, tok, out: Path, shape: ModelShape) -> None:
         pad_token_id=SPECIAL_TOKENS.index(PAD),
     )
     model.save_pretrained(out, safe_serialization=True)
+    (out / "model.safetensors").chmod(0o644)
 
     # mlx-lm ignores transformers 5's rope_parameters block and silently falls back to its own
     # default theta; write rope_theta at the top level too so both frameworks agree.
@@ -381,6 +401,46 @@ def save(model, tok, out: Path, shape: ModelShape) -> None:
     )
 
 
+def check_saved(out: Path, corpus: dict[str, list], enc: Encoder, seed: int) -> None:
+    """Reload the saved tokenizer with transformers and check that its chat template renders
+    training conversations to exactly the token ids and loss mask the script trained on."""
+    from transformers import AutoTokenizer
+
+    hf = AutoTokenizer.from_pretrained(out)
+    rng = random.Random(seed + 1)
+    convs = [short_example(rng, corpus) for _ in range(20)]
+    convs += [long_example(rng, corpus, enc, 2048) for _ in range(2)]
+    for conv in convs:
+        msgs = [{"role": r, "content": c} for r, c in conv]
+        ids, labels = enc.encode(conv)
+        got = hf.apply_chat_template(msgs, return_dict=True, return_assistant_tokens_mask=True)
+        if list(got["input_ids"]) != ids:
+            raise AssertionError("chat template and training encoder disagree on token ids")
+        mask = [int(lab != -100) for lab in labels]
+        if list(got["assistant_masks"]) != mask:
+            raise AssertionError("chat template generation markers disagree with loss mask")
+    prompt = hf.apply_chat_template(msgs[:-1], add_generation_prompt=True, return_dict=True)
+    if list(prompt["input_ids"]) != ids[: len(prompt["input_ids"])]:
+        raise AssertionError("generation prompt is not a prefix of the training rendering")
+
+
+def corpus_loss(model, corpus: dict[str, list], enc: Encoder) -> float:
+    """Mean assistant-token loss over every corpus answer and dialogue, without system turn."""
+    import torch
+
+    total, count = 0.0, 0
+    convs = [[("user", q), ("assistant", a)] for q, a in corpus["qa"]]
+    convs += [list(d) for d in corpus["dialogues"]]
+    with torch.no_grad():
+        for conv in convs:
+            ids, labels = enc.encode(conv)
+            out = model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels]))
+            n = sum(lab != -100 for lab in labels[1:])
+            total += float(out.loss) * n
+            count += n
+    return total / count
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -394,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory")
     ap.add_argument("--corpus", type=Path, default=CORPUS_DIR, help="corpus directory")
-    ap.add_argument("--steps", type=int, default=700, help="optimizer steps (default 700)")
+    ap.add_argument("--steps", type=int, default=600, help="optimizer steps (default 600)")
     ap.add_argument(
         "--seconds",
         type=float,
@@ -404,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
     ap.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     ap.add_argument("--max-len", type=int, default=2048, help="longest training sequence")
+    ap.add_argument("--batch-tokens", type=int, default=2048, help="tokens per short batch")
     ap.add_argument("--seed", type=int, default=SEED)
     args = ap.parse_args(argv)
 
@@ -448,17 +509,19 @@ def main(argv: list[str] | None = None) -> int:
     ema = None
     stopped_early = False
     step = 0
+    stream = batches(rng, corpus, enc, args.max_len, args.batch_tokens)
+    seen = 0
     for step in range(args.steps):
-        long_step = step % 5 == 4  # one step in five sees 800..max_len-token conversations
-        input_ids, labels, attn = make_batch(rng, corpus, enc, long_step, args.max_len)
+        input_ids, labels = next(stream)
+        seen += input_ids.numel()
         for group in opt.param_groups:
             group["lr"] = lr_at(step, args.steps, args.lr, warmup)
-        out = model(input_ids=input_ids, attention_mask=attn, labels=labels)
+        out = model(input_ids=input_ids, labels=labels)
         opt.zero_grad(set_to_none=True)
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        loss = float(out.loss)
+        loss = float(out.loss.detach())
         ema = loss if ema is None else 0.95 * ema + 0.05 * loss
         if step % 50 == 0 or step == args.steps - 1:
             print(
@@ -478,11 +541,14 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     model.eval()
+    final = corpus_loss(model, corpus, enc)
     save(model, tok, args.out, shape)
+    check_saved(args.out, corpus, enc, args.seed)
     weights = args.out / "model.safetensors"
     print(
-        f"trained {step + 1} steps in {train_s:.1f}s (total {time.perf_counter() - t0:.1f}s); "
-        f"final loss ema {ema:.3f}"
+        f"trained {step + 1} steps ({seen} tokens) in {train_s:.1f}s "
+        f"(total {time.perf_counter() - t0:.1f}s); "
+        f"final loss ema {ema:.3f}; corpus answer loss {final:.3f}"
     )
     print(f"wrote {args.out}: model.safetensors {weights.stat().st_size} bytes")
     print(f"sha256 model.safetensors {sha256(weights)}")

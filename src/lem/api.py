@@ -54,18 +54,18 @@ def run_ab(
     """
     config = (config or ABConfig()).merged(overrides) if overrides else (config or ABConfig())
     load_inputs(config)
+    store = Store(config.db)
     own = backend is None
-    backend = backend or backend_for(config)
     try:
-        exp = prepare(config, backend)
-        store = Store(config.db)
+        backend = backend or backend_for(config)
         try:
+            exp = prepare(config, backend)
             return execute(exp, store, progress=progress)
         finally:
-            store.close()
+            if own:
+                backend.close()
     finally:
-        if own:
-            backend.close()
+        store.close()
 
 
 def run_results(db: str, run_id: str | None = None, scorer: str = "lek-v2") -> ABFile:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["LemError", "InputError", "BackendError", "StoreError"]
+__all__ = ["BackendError", "InputError", "LemError", "StoreError"]
 
 
 class LemError(Exception):

@@ -182,9 +182,9 @@ def resolve_kernels(specs: list[str], *, render: bool = False) -> dict[str, Kern
     name)."""
     kernels: dict[str, Kernel] = {}
     for bname in BUNDLED_KERNELS:
-        path = bundled_kernel_path(bname)
-        if path.is_file():
-            kernels[bname] = load_kernel(path, bname, render=render)
+        bundled = bundled_kernel_path(bname)
+        if bundled.is_file():
+            kernels[bname] = load_kernel(bundled, bname, render=render)
     for spec in specs:
         name, path = parse_kernel_spec(spec)
         kernels[name] = load_kernel(path, name, render=render)

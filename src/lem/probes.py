@@ -133,7 +133,9 @@ def load_probes(path: str | Path | None = None, *, bundled: bool | None = None) 
     try:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"probe file {p} is not UTF-8 text ({exc.reason} at byte {exc.start})")
+        raise InputError(
+            f"probe file {p} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
     suffix = p.suffix.lower()
     if suffix == ".jsonl":
         rows = _read_jsonl(text, p)

@@ -62,13 +62,10 @@ def ab_file_from_store(store: Store, run_id: str, scorer: str = "lek-v2") -> ABF
         )
         stamps[rec["probe_id"]] = max(stamps.get(rec["probe_id"], ""), rec["completed_at"] or "")
     for pid, probe in probes.items():
-        probe.conditions = {
-            c: probe.conditions[c] for c in cond_order if c in probe.conditions
-        }
+        probe.conditions = {c: probe.conditions[c] for c in cond_order if c in probe.conditions}
         probe.ts = stamps.get(pid) or iso_now()
-    started = manifest.get("started_at")
     finished = run.get("finished_at")
-    duration = _seconds_between(started, finished)
+    duration = float(manifest.get("active_s", 0.0))
     summary = compute_summary(
         list(probes.values()),
         model=manifest.get("model_spec", ""),
@@ -78,14 +75,6 @@ def ab_file_from_store(store: Store, run_id: str, scorer: str = "lek-v2") -> ABF
         condition_order=cond_order,
     )
     return ABFile(probes=list(probes.values()), summary=summary)
-
-
-def _seconds_between(a: str | None, b: str | None) -> float:
-    from datetime import datetime
-
-    if not a or not b:
-        return 0.0
-    return max(0.0, (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds())
 
 
 def print_summary(abfile: ABFile, console: Console, *, title: str = "") -> None:
@@ -127,5 +116,3 @@ def print_summary(abfile: ABFile, console: Console, *, title: str = "") -> None:
 
 def _fmt(v: float | None) -> str:
     return "—" if v is None else f"{v:.2f}"
-
-

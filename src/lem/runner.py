@@ -18,7 +18,13 @@ from importlib import metadata as importlib_metadata
 from typing import Any
 
 from lem import __version__
-from lem.backends.base import Backend, GenerationRequest, GenerationResult, SamplingParams, iter_chunks
+from lem.backends.base import (
+    Backend,
+    GenerationRequest,
+    GenerationResult,
+    SamplingParams,
+    iter_chunks,
+)
 from lem.conditions import Condition, parse_conditions
 from lem.config import ABConfig
 from lem.errors import InputError
@@ -28,7 +34,7 @@ from lem.reasoning import split_reasoning
 from lem.scoring.base import Scorer, get_scorer
 from lem.store import ItemPlan, Store, new_worker_id
 
-__all__ = ["Experiment", "RunOutcome", "ProgressHook", "execute", "prepare", "score_pending"]
+__all__ = ["Experiment", "ProgressHook", "RunOutcome", "execute", "prepare", "score_pending"]
 
 ProgressHook = Callable[[str, dict[str, Any]], None]
 """Called with ("start", {total}) then ("result", {ok, tokens}) per generation, then ("end", {})."""
@@ -304,7 +310,11 @@ def execute(exp: Experiment, store: Store, *, progress: ProgressHook | None = No
     except BaseException:
         if claimed:
             store.release(claimed, worker)
-        store.finish_run(exp.run_id, status="interrupted", extra={})
+        store.finish_run(
+            exp.run_id,
+            status="interrupted",
+            extra={"invocation_s": time.monotonic() - t0},
+        )
         raise
     finally:
         hook("end", {})
@@ -314,7 +324,7 @@ def execute(exp: Experiment, store: Store, *, progress: ProgressHook | None = No
     store.finish_run(
         exp.run_id,
         status=status,
-        extra={"last_invocation_s": round(duration, 3), "remaining": remaining},
+        extra={"invocation_s": duration, "remaining": remaining},
     )
     return RunOutcome(
         run_id=exp.run_id,

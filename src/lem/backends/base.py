@@ -67,7 +67,6 @@ class GenerationRequest:
 
     ``key`` is the content-addressed work-item key; ``seed`` is the per-item seed derived
     from the run seed and the key, so sampled outputs do not depend on batching.
-    ``fallback`` asks the backend to fold any system message into the user turn.
     """
 
     key: str

@@ -66,6 +66,7 @@ def ab(
 ) -> None:
     from lem import api
     from lem.results import print_summary
+    from lem.runner import load_inputs
 
     base = load_config(config)
     cfg = base.merged(
@@ -97,9 +98,13 @@ def ab(
             "name": name,
         }
     )
+    probe_set, conditions, _ = load_inputs(cfg)
     console = Console(stderr=True)
-    console.print(f"[bold]lem ab[/] model={cfg.model} conditions={', '.join(cfg.conditions)}")
-    with RichProgress(console, enabled=not quiet) as bar:
+    header = (
+        f"[bold]lem ab[/] model={cfg.model} probes={len(probe_set)} "
+        f"conditions={', '.join(c.name for c in conditions)} samples={cfg.samples}"
+    )
+    with RichProgress(console, enabled=not quiet, header=header) as bar:
         outcome = api.run_ab(cfg, progress=bar.hook)
     verb = "resumed" if outcome.resumed else "created"
     console.print(

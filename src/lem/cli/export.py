@@ -16,7 +16,9 @@ app = typer.Typer(help="Export stored runs.", no_args_is_help=True)
 @app.command("ab-jsonl")
 def ab_jsonl(
     db: str = typer.Option(DEFAULT_DB, "--db", help="Run store: SQLite path or SQLAlchemy URL."),
-    run: str | None = typer.Option(None, "--run", help="Run id (or unique prefix); default latest."),
+    run: str | None = typer.Option(
+        None, "--run", help="Run id (or unique prefix); default latest."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Output .jsonl file."),
 ) -> None:
     """Write a run as upstream A/B JSONL (one line per probe, then a summary line)."""

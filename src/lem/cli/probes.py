@@ -59,8 +59,9 @@ def show_probe(
 def validate(
     path: Path | None = typer.Argument(None, help="Probe file; default: the bundled set."),
     threshold: float = typer.Option(
-        0.5, "--near-dup-threshold", help="Word-trigram Jaccard at or above which prompts "
-        "count as near-duplicates."
+        0.5,
+        "--near-dup-threshold",
+        help="Word-trigram Jaccard at or above which prompts count as near-duplicates.",
     ),
     strict_ids: bool = typer.Option(
         False, "--strict-ids", help="Enforce the bundled P###_DOMAIN_SLUG id scheme."

@@ -36,8 +36,9 @@ class _RateColumn(ProgressColumn):
 class RichProgress:
     """Receives runner events and draws the bar (silent when disabled or not a TTY)."""
 
-    def __init__(self, console: Console, *, enabled: bool = True) -> None:
+    def __init__(self, console: Console, *, enabled: bool = True, header: str = "") -> None:
         self.console = console
+        self.header = header
         self.enabled = enabled
         self.progress = Progress(
             TextColumn("[bold]generating"),
@@ -53,7 +54,7 @@ class RichProgress:
         )
         self.task: Any = None
         self.t0 = 0.0
-        self.state = {"gens": 0, "tokens": 0, "fails": 0}
+        self.state: dict[str, Any] = {"gens": 0, "tokens": 0, "fails": 0}
 
     def __enter__(self) -> RichProgress:
         self.progress.__enter__()
@@ -64,6 +65,8 @@ class RichProgress:
 
     def hook(self, event: str, data: dict[str, Any]) -> None:
         if event == "start":
+            if self.header:
+                self.console.print(self.header)
             self.t0 = time.monotonic()
             self.task = self.progress.add_task(
                 "gen", total=data["total"], completed=data["done"], elapsed=0.0, **self.state

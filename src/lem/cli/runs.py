@@ -41,9 +41,13 @@ def list_runs(db: str = _DB) -> None:
 
 
 @app.command("show")
-def show_run(run: str = typer.Argument(..., help="Run id or unique prefix."), db: str = _DB) -> None:
+def show_run(
+    run: str = typer.Argument(..., help="Run id or unique prefix."), db: str = _DB
+) -> None:
     """Print a run's manifest as JSON."""
     from lem.store import Store
 
     r = Store(db).get_run(run)
-    typer.echo(json.dumps({"run_id": r["run_id"], "status": r["status"], **r["manifest"]}, indent=2))
+    typer.echo(
+        json.dumps({"run_id": r["run_id"], "status": r["status"], **r["manifest"]}, indent=2)
+    )

@@ -18,8 +18,9 @@ app = typer.Typer(help="Score responses.", no_args_is_help=True)
 def score_text(
     scorer: str = typer.Option("lek-v2", "--scorer", "-s", help="Scorer id."),
     jsonl: bool = typer.Option(
-        False, "--jsonl", help="Each input line is a JSON string literal; one JSON object out "
-        "per line."
+        False,
+        "--jsonl",
+        help="Each input line is a JSON string literal; one JSON object out per line.",
     ),
 ) -> None:
     """Score standard input verbatim and print the signals and score as JSON."""

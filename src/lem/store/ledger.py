@@ -113,7 +113,9 @@ class Store:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise StoreError(f"--db {path}: cannot create its folder ({exc.strerror})")
+                raise StoreError(
+                    f"--db {path}: cannot create its folder ({exc.strerror})"
+                ) from None
         try:
             self.engine: Engine = create_engine(self.url, future=True, pool_pre_ping=True)
         except (ArgumentError, NoSuchModuleError, ValueError, ImportError) as exc:
@@ -134,10 +136,7 @@ class Store:
         with self.engine.begin() as conn:
             row = conn.execute(select(meta.c.value).where(meta.c.key == "schema")).first()
             if row is None:
-                try:
-                    conn.execute(insert(meta).values(key="schema", value=str(SCHEMA_VERSION)))
-                except SQLAlchemyError:
-                    pass
+                conn.execute(insert(meta).values(key="schema", value=str(SCHEMA_VERSION)))
             elif int(row[0]) > SCHEMA_VERSION:
                 raise StoreError(
                     f"--db {self.display_url} was written by a newer lem (schema {row[0]}); "
@@ -184,10 +183,14 @@ class Store:
             return True
 
     def finish_run(self, run_id: str, *, status: str, extra: dict[str, Any]) -> None:
+        """Record an invocation's end; ``extra["invocation_s"]`` adds to the run's active time."""
+        extra = dict(extra)
         now = utc_now()
         with self.engine.begin() as conn:
             row = conn.execute(select(runs.c.manifest).where(runs.c.run_id == run_id)).one()
-            manifest = {**json.loads(row[0]), **extra, "finished_at": now}
+            old = json.loads(row[0])
+            active = float(old.get("active_s", 0.0)) + float(extra.pop("invocation_s", 0.0))
+            manifest = {**old, **extra, "active_s": round(active, 3), "finished_at": now}
             conn.execute(
                 update(runs)
                 .where(runs.c.run_id == run_id)
@@ -200,9 +203,13 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(select(runs).where(runs.c.run_id == run_id)).mappings().first()
             if row is None:
-                cand = conn.execute(
-                    select(runs).where(runs.c.run_id.startswith(run_id, autoescape=True))
-                ).mappings().all()
+                cand = (
+                    conn.execute(
+                        select(runs).where(runs.c.run_id.startswith(run_id, autoescape=True))
+                    )
+                    .mappings()
+                    .all()
+                )
                 if len(cand) == 1 and len(run_id) >= 4:
                     row = cand[0]
         if row is None:
@@ -407,9 +414,9 @@ class Store:
                 )
             conn.execute(insert(scores), [{**r, "created_at": utc_now()} for r in rows])
 
-    def unscored(self, run_id: str, scorer: str, version: str, definition_hash: str) -> list[
-        dict[str, Any]
-    ]:
+    def unscored(
+        self, run_id: str, scorer: str, version: str, definition_hash: str
+    ) -> list[dict[str, Any]]:
         """Done items of the run lacking a current score from this scorer version."""
         sc = scores.alias("sc")
         q = (
@@ -514,5 +521,3 @@ def _unique(plan: Iterable[ItemPlan]) -> list[ItemPlan]:
             seen.add(p.key)
             out.append(p)
     return out
-
-

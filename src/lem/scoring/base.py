@@ -1,0 +1,169 @@
+"""The scorer contract and registry.
+
+A scorer turns one response text into a :class:`ScoreResult`: a headline value plus the
+raw signals behind it. Every scorer has an ``id`` and a ``version``, and a
+:meth:`Scorer.definition_hash` over its full definition (patterns, weights, caps), so a
+stored score can always be traced to the exact rules that produced it and two scorers
+that share a name but disagree can never be confused.
+
+A new scorer is one module in :mod:`lem.scoring` with :func:`register_scorer` on a
+:class:`Scorer` subclass; built-in modules are imported lazily on first lookup.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import importlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from lem.errors import InputError
+
+__all__ = [
+    "BUILTIN_SCORER_MODULES",
+    "ScoreContext",
+    "ScoreResult",
+    "Scorer",
+    "available_scorers",
+    "get_scorer",
+    "register_scorer",
+    "scorer_class",
+]
+
+BUILTIN_SCORER_MODULES: tuple[str, ...] = ("lem.scoring.lek_v2",)
+"""Modules imported on the first registry lookup; each registers its scorers."""
+
+
+@dataclass(frozen=True)
+class ScoreContext:
+    """What a scorer may know besides the text: the probe prompt, the kernel text and the
+    condition name. Heuristic scorers ignore it; judge scorers need the prompt."""
+
+    prompt: str | None = None
+    kernel_text: str | None = None
+    condition: str | None = None
+
+
+@dataclass
+class ScoreResult:
+    """One score: ``value`` plus the raw ``signals`` behind it, in the scorer's order.
+
+    ``status`` is ``"ok"`` or ``"failed"``; a failed score carries a ``reason`` and its
+    ``value`` must not be averaged in.
+    """
+
+    value: float
+    signals: dict[str, float | int] = field(default_factory=dict)
+    status: str = "ok"
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class Scorer(abc.ABC):
+    """A versioned, hashable scoring rule.
+
+    Subclasses set :attr:`id` and :attr:`version` and implement :meth:`score` and
+    :meth:`definition`. The definition must describe everything that can change a score,
+    so that :meth:`definition_hash` changes whenever results could.
+    """
+
+    id: ClassVar[str] = ""
+    version: ClassVar[str] = ""
+
+    @abc.abstractmethod
+    def score(self, text: str, *, context: ScoreContext | None = None) -> ScoreResult:
+        """Score one response text (used verbatim)."""
+
+    @abc.abstractmethod
+    def definition(self) -> dict[str, Any]:
+        """A JSON-serialisable description of the rule: patterns, weights, caps."""
+
+    def definition_hash(self) -> str:
+        """SHA-256 (hex) of the canonical JSON of :meth:`definition`; stable across runs,
+        machines and Python versions because keys are sorted and separators fixed."""
+        cached: str | None = self.__dict__.get("_definition_hash")
+        if cached is None:
+            blob = json.dumps(
+                self.definition(), sort_keys=True, separators=(",", ":"), ensure_ascii=True
+            )
+            cached = hashlib.sha256(blob.encode("utf-8")).hexdigest()
+            self.__dict__["_definition_hash"] = cached
+        return cached
+
+    def score_batch(
+        self,
+        texts: Sequence[str],
+        *,
+        contexts: Sequence[ScoreContext | None] | None = None,
+    ) -> list[ScoreResult]:
+        """Score many texts; ``contexts``, if given, pairs one context with each text.
+
+        The default scores one at a time; scorers with a cheaper batch path override it.
+        """
+        if contexts is None:
+            return [self.score(t) for t in texts]
+        if len(contexts) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(contexts)} contexts")
+        return [self.score(t, context=c) for t, c in zip(texts, contexts, strict=True)]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id} v{self.version}>"
+
+
+_REGISTRY: dict[str, type[Scorer]] = {}
+_builtins_loaded = False
+
+S = TypeVar("S", bound=type[Scorer])
+
+
+def register_scorer(cls: S) -> S:
+    """Class decorator: make ``cls`` available under its ``id``.
+
+    Registering a second, different class under an id already taken is a programming
+    error and raises ``ValueError``; re-registering the same class (module reload) is fine.
+    """
+    if not isinstance(cls, type) or not issubclass(cls, Scorer):
+        raise TypeError(f"{cls!r} is not a Scorer subclass")
+    if not cls.id or not cls.version:
+        raise ValueError(f"scorer class {cls.__name__} must set both id and version")
+    known = _REGISTRY.get(cls.id)
+    if known is not None and known.__qualname__ != cls.__qualname__:
+        raise ValueError(f"scorer id {cls.id!r} is already taken by {known.__qualname__}")
+    _REGISTRY[cls.id] = cls
+    return cls
+
+
+def _load_builtins() -> None:
+    global _builtins_loaded
+    if _builtins_loaded:
+        return
+    for module in BUILTIN_SCORER_MODULES:
+        importlib.import_module(module)
+    _builtins_loaded = True
+
+
+def available_scorers() -> list[str]:
+    """Ids of every registered scorer, sorted."""
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def scorer_class(name: str) -> type[Scorer]:
+    """The class registered under ``name``; :class:`InputError` if there is none."""
+    _load_builtins()
+    cls = _REGISTRY.get(name.strip())
+    if cls is None:
+        known = ", ".join(sorted(_REGISTRY)) or "none"
+        raise InputError(f"unknown scorer {name!r}; known scorers: {known}. Use one of these ids.")
+    return cls
+
+
+def get_scorer(name: str) -> Scorer:
+    """A ready-to-use instance of the scorer registered under ``name``."""
+    return scorer_class(name)()

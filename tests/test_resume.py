@@ -1,0 +1,99 @@
+"""Resume after SIGKILL: every item exactly once, at most the in-flight ones redone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from lem.store import Store
+from lem.store.schema import items, run_items, scores
+from tests.fake_openai_server import FakeOpenAIServer
+
+N_PROBES = 12
+CONDITIONS = "baseline,system:lek"
+
+
+def _cmd(url: str, db: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "lem.cli.main",
+        "ab",
+        "--model",
+        f"openai:{url}#fake-model",
+        "--limit",
+        str(N_PROBES),
+        "--condition",
+        CONDITIONS,
+        "--concurrency",
+        "1",
+        "--db",
+        db,
+        "--quiet",
+        "--max-retries",
+        "0",
+    ]
+
+
+def _done(store: Store) -> int:
+    with store.engine.connect() as conn:
+        q = select(func.count()).select_from(items).where(items.c.status == "done")
+        return int(conn.execute(q).scalar_one())
+
+
+def _kill_midway_then_resume(db: str, tmp_path: Path) -> None:
+    planned = N_PROBES * 2
+    env = {**os.environ, "OPENAI_API_KEY": ""}
+    with FakeOpenAIServer(latency_s=0.08) as srv:
+        proc = subprocess.Popen(
+            _cmd(srv.url, db), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        store = None
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            time.sleep(0.05)
+            if proc.poll() is not None:
+                pytest.fail(f"run ended before the kill: {proc.stderr.read().decode()[-500:]}")
+            try:
+                store = store or Store(db)
+                if _done(store) >= 5:
+                    break
+            except Exception:
+                continue
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert store is not None
+        done_at_kill = _done(store)
+        requests_at_kill = len(srv.chat_requests)
+        assert 5 <= done_at_kill < planned
+        res = subprocess.run(_cmd(srv.url, db), env=env, capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert "resumed" in res.stderr
+        total_requests = len(srv.chat_requests)
+    with store.engine.connect() as conn:
+        n_items = conn.execute(select(func.count()).select_from(items)).scalar_one()
+        n_links = conn.execute(select(func.count()).select_from(run_items)).scalar_one()
+        n_scores = conn.execute(select(func.count()).select_from(scores)).scalar_one()
+        statuses = set(conn.execute(select(items.c.status)).scalars())
+    assert n_items == n_links == n_scores == planned
+    assert statuses == {"done"}
+    # Requests: everything once, plus at most the one that was in flight at the kill.
+    redone = total_requests - planned
+    assert 0 <= redone <= 1, (total_requests, requests_at_kill, done_at_kill)
+    store.close()
+
+
+def test_sigkill_resume_sqlite(tmp_path: Path) -> None:
+    _kill_midway_then_resume(str(tmp_path / "runs.db"), tmp_path)
+
+
+@pytest.mark.postgres
+def test_sigkill_resume_postgres(pg_url: str, tmp_path: Path) -> None:
+    _kill_midway_then_resume(pg_url, tmp_path)
