@@ -25,6 +25,7 @@ __all__ = [
     "SamplingParams",
     "available_backends",
     "create_backend",
+    "fold_system",
     "messages_hash",
     "parse_model_spec",
     "register_backend",
@@ -94,6 +95,24 @@ class GenerationResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+def fold_system(messages: list[Message]) -> list[Message]:
+    """The system-role fallback: the same conversation with every system message merged
+    into the first user turn as ``system + "\n\n" + user`` (a user turn of its own when
+    there is none). For chat templates and servers that reject the system role; every
+    generation it touches records ``system_fallback``. Inputs are not modified.
+    """
+    system = [m["content"] for m in messages if m.get("role") == "system"]
+    rest = [dict(m) for m in messages if m.get("role") != "system"]
+    if not system:
+        return rest
+    prefix = "\n\n".join(system)
+    for msg in rest:
+        if msg.get("role") == "user":
+            msg["content"] = prefix + "\n\n" + msg.get("content", "")
+            return rest
+    return [{"role": "user", "content": prefix}, *rest]
 
 
 def messages_hash(messages: list[Message]) -> str:

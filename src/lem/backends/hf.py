@@ -31,6 +31,7 @@ from lem.backends.base import (
     GenerationResult,
     Message,
     SamplingParams,
+    fold_system,
     iter_chunks,
     register_backend,
 )
@@ -265,7 +266,7 @@ class HFBackend(Backend):
         fallback = False
         msgs = [dict(m) for m in messages]
         if any(m.get("role") == "system" for m in msgs) and not self.supports_system_role():
-            msgs = _fold_system(msgs)
+            msgs = fold_system(msgs)
             fallback = True
         if not self._has_template:
             return _raw_prompt(msgs), fallback
@@ -484,17 +485,6 @@ def _seeded_sampler(requests: list[GenerationRequest]) -> Any:
             return out
 
     return SeededSampler()
-
-
-def _fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
-    """Move system contents in front of the first user message (``system\\n\\nuser``)."""
-    system = "\n\n".join(m.get("content", "") for m in messages if m.get("role") == "system")
-    rest = [m for m in messages if m.get("role") != "system"]
-    for m in rest:
-        if m.get("role") == "user":
-            m["content"] = system + "\n\n" + m.get("content", "")
-            return rest
-    return [{"role": "user", "content": system}, *rest]
 
 
 def _raw_prompt(messages: list[dict[str, str]]) -> str:

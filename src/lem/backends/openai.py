@@ -36,6 +36,7 @@ from lem.backends.base import (
     GenerationRequest,
     GenerationResult,
     Message,
+    fold_system,
     messages_hash,
     register_backend,
 )
@@ -80,25 +81,6 @@ def normalize_base_url(target: str) -> str:
     if not url.endswith("/v1"):
         url += "/v1"
     return url
-
-
-def fold_system(messages: list[Message]) -> list[Message]:
-    """The same conversation with every system message merged into the first user turn.
-
-    For chat templates that reject the system role (Gemma, Mistral and others): the
-    system text becomes ``system + "\\n\\n" + user`` in the first user message, or a user
-    message of its own when there is none. Input messages are not modified.
-    """
-    system = [m["content"] for m in messages if m.get("role") == "system"]
-    rest = [dict(m) for m in messages if m.get("role") != "system"]
-    if not system:
-        return rest
-    prefix = "\n\n".join(system)
-    for msg in rest:
-        if msg.get("role") == "user":
-            msg["content"] = prefix + "\n\n" + msg.get("content", "")
-            return rest
-    return [{"role": "user", "content": prefix}, *rest]
 
 
 def _has_system(messages: list[Message]) -> bool:

@@ -7,7 +7,7 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from lem.backends.base import Message
+from lem.backends.base import Message, fold_system
 from lem.errors import InputError
 from lem.kernels import Kernel
 
@@ -104,23 +104,3 @@ def parse_conditions(specs: list[str], kernels: Mapping[str, Kernel]) -> list[Co
     if dupes:
         raise InputError(f"condition {dupes[0]!r} is given twice")
     return sorted(conds, key=lambda c: c.kind != "baseline")
-
-
-def fold_system(messages: list[Message]) -> list[Message]:
-    """The system-role fallback: system text joined to the first user turn.
-
-    ``system + "\\n\\n" + user``; used when a chat template or server cannot take a system
-    role, and recorded on every generation it touches.
-    """
-    system = [m["content"] for m in messages if m["role"] == "system"]
-    rest = [dict(m) for m in messages if m["role"] != "system"]
-    if not system:
-        return [dict(m) for m in messages]
-    joined = "\n\n".join(system)
-    for m in rest:
-        if m["role"] == "user":
-            m["content"] = joined + "\n\n" + m["content"]
-            break
-    else:
-        rest.insert(0, {"role": "user", "content": joined})
-    return rest
