@@ -28,6 +28,21 @@ def pg_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def pg_db(pg_url: str) -> str:
+    """A fresh, empty database on the session's throwaway PostgreSQL server."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return pg_url.rsplit("/", 1)[0] + "/" + name
+
+
 @pytest.fixture(scope="session")
 def demo_model_dir() -> Path:
     from lem.backends.hf import resolve_model_dir

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -95,5 +96,46 @@ def test_sigkill_resume_sqlite(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_sigkill_resume_postgres(pg_url: str, tmp_path: Path) -> None:
-    _kill_midway_then_resume(pg_url, tmp_path)
+def test_sigkill_resume_postgres(pg_db: str, tmp_path: Path) -> None:
+    _kill_midway_then_resume(pg_db, tmp_path)
+
+
+def _two_workers_share_one_run(db: str) -> None:
+    planned = N_PROBES * 2
+    env = {**os.environ, "OPENAI_API_KEY": ""}
+    with FakeOpenAIServer(latency_s=0.1) as srv:
+        procs = [
+            subprocess.Popen(
+                _cmd(srv.url, db),
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        errs = [p.communicate(timeout=120)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], errs
+        made = [int(re.search(r"(\d+)\s+generated", " ".join(e.split())).group(1)) for e in errs]
+        assert sum(made) == planned and min(made) > 0, made
+        n_requests = len(srv.chat_requests)
+        res = subprocess.run(_cmd(srv.url, db), env=env, capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+        n_requests_after = len(srv.chat_requests)
+    assert n_requests == planned  # no item generated twice
+    assert n_requests_after == planned  # and nothing left over
+    store = Store(db)
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(items)).scalar_one() == planned
+        statuses = set(conn.execute(select(items.c.status)).scalars())
+    assert statuses == {"done"}
+    store.close()
+
+
+def test_two_workers_sqlite(tmp_path: Path) -> None:
+    _two_workers_share_one_run(str(tmp_path / "runs.db"))
+
+
+@pytest.mark.postgres
+def test_two_workers_postgres(pg_db: str) -> None:
+    _two_workers_share_one_run(pg_db)

@@ -125,8 +125,13 @@ class Store:
             ) from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin_immediate)
         try:
-            self._init_schema()
+            try:
+                self._init_schema()
+            except SQLAlchemyError:
+                time.sleep(0.5)  # another worker may be creating the same tables right now
+                self._init_schema()
         except SQLAlchemyError as exc:
             reason = str(exc.orig if hasattr(exc, "orig") else exc).splitlines()[0]
             raise StoreError(f"--db {self.display_url}: cannot open the store ({reason})") from None
@@ -136,7 +141,7 @@ class Store:
         with self.engine.begin() as conn:
             row = conn.execute(select(meta.c.value).where(meta.c.key == "schema")).first()
             if row is None:
-                conn.execute(insert(meta).values(key="schema", value=str(SCHEMA_VERSION)))
+                _insert_ignore(conn, meta, [{"key": "schema", "value": str(SCHEMA_VERSION)}])
             elif int(row[0]) > SCHEMA_VERSION:
                 raise StoreError(
                     f"--db {self.display_url} was written by a newer lem (schema {row[0]}); "
@@ -155,19 +160,26 @@ class Store:
         with self.engine.begin() as conn:
             row = conn.execute(select(runs.c.manifest).where(runs.c.run_id == run_id)).first()
             if row is None:
-                manifest = {**manifest, "started_at": now, "invocations": 1}
-                conn.execute(
-                    insert(runs).values(
-                        run_id=run_id,
-                        name=name,
-                        status="running",
-                        created_at=now,
-                        started_at=now,
-                        config=json.dumps(config, sort_keys=True),
-                        manifest=json.dumps(manifest, sort_keys=True),
-                    )
+                fresh = {**manifest, "started_at": now, "invocations": 1}
+                created = _insert_ignore(
+                    conn,
+                    runs,
+                    [
+                        {
+                            "run_id": run_id,
+                            "name": name,
+                            "status": "running",
+                            "created_at": now,
+                            "started_at": now,
+                            "finished_at": None,
+                            "config": json.dumps(config, sort_keys=True),
+                            "manifest": json.dumps(fresh, sort_keys=True),
+                        }
+                    ],
                 )
-                return False
+                if created:
+                    return False
+                row = conn.execute(select(runs.c.manifest).where(runs.c.run_id == run_id)).one()
             old = json.loads(row[0])
             manifest = {
                 **manifest,
@@ -289,7 +301,7 @@ class Store:
                     if p.key not in have
                 ]
                 if new_items:
-                    conn.execute(insert(items), new_items)
+                    _insert_ignore(conn, items, new_items)
                     created += len(new_items)
                 new_links = [
                     {
@@ -306,7 +318,7 @@ class Store:
                     if p.key not in linked
                 ]
                 if new_links:
-                    conn.execute(insert(run_items), new_links)
+                    _insert_ignore(conn, run_items, new_links)
         return created
 
     def unfinished(self, run_id: str) -> list[dict[str, Any]]:
@@ -497,6 +509,7 @@ def _int_type() -> Any:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # lem issues BEGIN itself (see below)
     cur = dbapi_conn.cursor()
     try:
         cur.execute("PRAGMA journal_mode=WAL")
@@ -506,6 +519,28 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
         pass
     finally:
         cur.close()
+
+
+def _sqlite_begin_immediate(conn: Any) -> None:
+    """Take SQLite's write lock at BEGIN: a read-then-write transaction (a claim) then waits
+    for other writers instead of failing with SQLITE_BUSY when it tries to write."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _insert_ignore(conn: Any, table: Any, rows: list[dict[str, Any]]) -> int:
+    """Insert rows, skipping any whose primary key exists (another worker got there first)."""
+    if not rows:
+        return 0
+    name = conn.dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - other databases: plain insert inside the caller's transaction
+        conn.execute(insert(table), rows)
+        return len(rows)
+    res = conn.execute(dialect_insert(table).on_conflict_do_nothing(), rows)
+    return max(int(res.rowcount or 0), 0)
 
 
 def _chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
