@@ -532,14 +532,19 @@ def _insert_ignore(conn: Any, table: Any, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
     name = conn.dialect.name
+    stmt: Any
     if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(table).on_conflict_do_nothing()
     elif name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table).on_conflict_do_nothing()
     else:  # pragma: no cover - other databases: plain insert inside the caller's transaction
         conn.execute(insert(table), rows)
         return len(rows)
-    res = conn.execute(dialect_insert(table).on_conflict_do_nothing(), rows)
+    res = conn.execute(stmt, rows)
     return max(int(res.rowcount or 0), 0)
 
 
