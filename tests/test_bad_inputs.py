@@ -110,4 +110,4 @@ def test_bad_input(
 def test_score_text_bad_jsonl_line() -> None:
     res = lem("score", "text", "--jsonl", stdin='"fine"\nnot json\n')
     assert res.returncode == 2
-    assert res.stderr.strip().startswith("lem: error: stdin line 2")
+    assert res.stderr.strip().startswith("lem: error: stdin:2:")

@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from lem.errors import InputError
+from lem.jsonl import iter_json_lines
 
 __all__ = [
     "BUNDLED_ID_PATTERN",
@@ -162,17 +163,8 @@ def _read_json(text: str, path: Path) -> list[tuple[str, object]]:
 
 
 def _read_jsonl(text: str, path: Path) -> list[tuple[str, object]]:
-    rows: list[tuple[str, object]] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append((f"line {lineno}", json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"probe file {path}: malformed JSON at line {lineno} column {exc.colno}: {exc.msg}"
-            ) from None
-    return rows
+    lines = iter_json_lines(text.splitlines(), f"probe file {path}")
+    return [(f"line {lineno}", row) for lineno, row in lines]
 
 
 def _read_csv(text: str, path: Path) -> list[tuple[str, object]]:

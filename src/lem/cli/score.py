@@ -8,6 +8,7 @@ import sys
 import typer
 
 from lem.errors import InputError
+from lem.jsonl import iter_json_lines
 
 __all__ = ["app"]
 
@@ -29,17 +30,9 @@ def score_text(
     if not jsonl:
         typer.echo(json.dumps(_score(sys.stdin.read(), scorer)))
         return
-    for lineno, line in enumerate(sys.stdin, 1):
-        if not line.strip():
-            continue
-        try:
-            text = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"stdin line {lineno}: malformed JSON at column {exc.colno}: {exc.msg}"
-            ) from None
+    for lineno, text in iter_json_lines(sys.stdin, "stdin"):
         if not isinstance(text, str):
-            raise InputError(f"stdin line {lineno}: expected a JSON string literal")
+            raise InputError(f"stdin:{lineno}: expected a JSON string literal")
         typer.echo(json.dumps(_score(text, scorer)))
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lem.errors import InputError
+from lem.jsonl import iter_json_lines
 
 __all__ = [
     "BASELINE",
@@ -303,16 +304,8 @@ def read_ab_jsonl(path: str | Path) -> ABFile:
         raise InputError(f"{p}: cannot read A/B results file ({exc})") from None
     probes: list[ABProbe] = []
     summary: ABSummary | None = None
-    for lineno, raw in enumerate(text.split("\n"), 1):
-        if not raw.strip():
-            continue
+    for lineno, obj in iter_json_lines(text.split("\n"), str(p)):
         line = _Line(p, lineno)
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"{p}:{lineno}:{exc.colno}: malformed JSON ({exc.msg}); fix or remove the line"
-            ) from None
         if not isinstance(obj, dict):
             raise InputError(f"{line.where}: expected a JSON object, got {type(obj).__name__}")
         if summary is not None:
