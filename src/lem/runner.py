@@ -27,11 +27,11 @@ from lem.backends.base import (
 )
 from lem.conditions import Condition, parse_conditions
 from lem.config import ABConfig
-from lem.errors import InputError
 from lem.kernels import resolve_kernels
 from lem.probes import ProbeSet, load_probes
 from lem.reasoning import split_reasoning
-from lem.scoring.base import Scorer, get_scorer
+from lem.scoring.base import ScoreContext, Scorer
+from lem.scoring.service import build_scorers, kernel_text_from_messages, score_rows, score_run
 from lem.store import ItemPlan, Store, new_worker_id
 
 __all__ = ["Experiment", "ProgressHook", "RunOutcome", "execute", "prepare", "score_pending"]
@@ -88,14 +88,14 @@ class RunOutcome:
     errors: list[str] = field(default_factory=list)
 
 
-def load_inputs(config: ABConfig) -> tuple[ProbeSet, list[Condition], list[Scorer]]:
+def load_inputs(
+    config: ABConfig, **scorer_options: Any
+) -> tuple[ProbeSet, list[Condition], list[Scorer]]:
     """Validate probes, kernels, conditions and scorers before anything is loaded or written."""
     probes = load_probes(config.probes).select(config.probe_ids, config.domains, config.limit)
     kernels = resolve_kernels(config.kernels, render=config.render_json_kernels)
     conditions = parse_conditions(config.conditions, kernels)
-    scorers = [get_scorer(name) for name in dict.fromkeys(config.scorers)]
-    if not scorers:
-        raise InputError("at least one scorer is needed (default: lek-v2)")
+    scorers = build_scorers(config.scorers, **scorer_options)
     return probes, conditions, scorers
 
 
@@ -198,36 +198,17 @@ def prepare(config: ABConfig, backend: Backend) -> Experiment:
     )
 
 
-def _score_rows(scorers: list[Scorer], key: str, answer: str) -> list[dict[str, Any]]:
-    rows = []
-    for scorer in scorers:
-        res = scorer.score(answer)
-        rows.append(
-            {
-                "item_key": key,
-                "scorer": scorer.id,
-                "version": scorer.version,
-                "definition_hash": scorer.definition_hash(),
-                "value": res.value if res.status == "ok" else None,
-                "signals": json.dumps(res.signals),
-                "status": res.status,
-                "reason": res.reason,
-            }
-        )
-    return rows
-
-
 def score_pending(store: Store, run_id: str, scorers: list[Scorer]) -> int:
     """Score done items that lack a current score (e.g. after a crash between the two)."""
-    done = 0
-    for scorer in scorers:
-        rows = store.unscored(run_id, scorer.id, scorer.version, scorer.definition_hash())
-        for chunk in iter_chunks(rows, 500):
-            store.add_scores(
-                [r for row in chunk for r in _score_rows([scorer], row["key"], row["answer"] or "")]
-            )
-            done += len(chunk)
-    return done
+    return sum(score_run(store, run_id, scorers).values())
+
+
+def _context(plan: ItemPlan) -> ScoreContext:
+    return ScoreContext(
+        prompt=plan.prompt,
+        kernel_text=kernel_text_from_messages(json.loads(plan.messages), plan.prompt),
+        condition=plan.condition,
+    )
 
 
 def _result_values(result: GenerationResult) -> dict[str, Any]:
@@ -287,6 +268,7 @@ def execute(exp: Experiment, store: Store, *, progress: ProgressHook | None = No
                 for k in claimed
             ]
             pending = set(claimed)
+            to_score: list[tuple[str, str]] = []
             for result in exp.backend.generate(requests):
                 if result.key not in pending:
                     continue
@@ -298,7 +280,7 @@ def execute(exp: Experiment, store: Store, *, progress: ProgressHook | None = No
                 if store.record(result.key, worker, values, ok=ok):
                     if ok:
                         generated += 1
-                        store.add_scores(_score_rows(exp.scorers, result.key, values["answer"]))
+                        to_score.append((result.key, values["answer"]))
                     else:
                         failed += 1
                         if len(errors) < 20:
@@ -307,6 +289,16 @@ def execute(exp: Experiment, store: Store, *, progress: ProgressHook | None = No
             if pending:
                 store.release(pending, worker)
             claimed = []
+            if to_score:
+                keys = [k for k, _ in to_score]
+                store.add_scores(
+                    score_rows(
+                        exp.scorers,
+                        keys,
+                        [a for _, a in to_score],
+                        [_context(by_key[k]) for k in keys],
+                    )
+                )
     except BaseException:
         if claimed:
             store.release(claimed, worker)

@@ -429,10 +429,17 @@ class Store:
     def unscored(
         self, run_id: str, scorer: str, version: str, definition_hash: str
     ) -> list[dict[str, Any]]:
-        """Done items of the run lacking a current score from this scorer version."""
+        """Done items of the run lacking a current score from this scorer: none yet, or one
+        from another version or definition (stale)."""
         sc = scores.alias("sc")
         q = (
-            select(items.c.key, items.c.answer)
+            select(
+                items.c.key,
+                items.c.answer,
+                items.c.messages,
+                run_items.c.prompt,
+                run_items.c.condition,
+            )
             .select_from(
                 run_items.join(items, items.c.key == run_items.c.item_key).outerjoin(
                     sc,

@@ -14,7 +14,16 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["SCHEMA_VERSION", "items", "meta", "metadata", "run_items", "runs", "scores"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "items",
+    "judge_cache",
+    "meta",
+    "metadata",
+    "run_items",
+    "runs",
+    "scores",
+]
 
 SCHEMA_VERSION = 1
 
@@ -94,5 +103,20 @@ scores = Table(
     Column("signals", Text),
     Column("status", String(16), nullable=False),
     Column("reason", Text),
+    Column("created_at", String(40), nullable=False),
+)
+
+judge_cache = Table(
+    "judge_cache",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("judge_model", Text, nullable=False),
+    Column("rubric_hash", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("result", Text),
+    Column("reason", Text),
+    Column("raw", Text),
+    Column("prompt_tokens", Integer),
+    Column("completion_tokens", Integer),
     Column("created_at", String(40), nullable=False),
 )
