@@ -24,16 +24,21 @@ demo: $(STAMP)
 	@echo "outputs: store $(DEMO_DB); upstream A/B JSONL runs/demo-ab.jsonl;" \
 		"inspect with: $(BIN)/lem runs list --db $(DEMO_DB)"
 
-## test: set up, then ruff, mypy and the offline test suite
-test: $(STAMP) postgres-bin lint typecheck unit
+## test: set up (venv; PostgreSQL and Chromium from Debian if missing), then ruff, mypy, pytest
+test: $(STAMP) system-deps lint typecheck unit
 
-.PHONY: postgres-bin
+.PHONY: system-deps
 
-postgres-bin:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+system-deps:
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
-		else echo "PostgreSQL server binaries missing: apt-get install postgresql" >&2; fi; }
+			echo "installing:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else echo "missing system packages:$$missing (apt-get install$$missing)" >&2; fi; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
