@@ -47,8 +47,8 @@ def main() -> None:
     db = args.db or str(Path(tempfile.mkdtemp()) / "bench.db")
     cfg = ABConfig(limit=args.n, max_tokens=args.max_tokens, batch_size=16, db=db)
     backend = backend_for(cfg)
-    exp = prepare(cfg, backend)
     store = Store(db)
+    exp = prepare(cfg, backend, store)
     spent = {"store": 0.0, "generate": 0.0}
 
     def timed(fn: Callable[..., Any], bucket: str) -> Callable[..., Any]:

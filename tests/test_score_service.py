@@ -25,7 +25,7 @@ from lem.scoring.compare import (
 )
 from lem.scoring.service import build_scorers, kernel_text_from_messages, score_file, score_run
 from lem.store import Store
-from lem.store.schema import scores
+from lem.store.schema import items, scores
 from tests.fake_openai_server import FakeOpenAIServer
 
 DATA = Path(__file__).parent / "data"
@@ -156,3 +156,85 @@ def test_compare_and_agreement_on_a_file(tmp_path: Path) -> None:
 def test_compare_bad_file(bad: list[str]) -> None:
     res = lem_cli("score", "compare", *bad)
     assert res.returncode == 2 and res.stderr.count("\n") == 1
+
+
+def _judge_reply(body: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "sovereignty": 7,
+            "ethical_depth": 6.5,
+            "creative_expression": 5,
+            "self_concept": 4,
+            "reason": "fine",
+        }
+    )
+
+
+def test_judge_inline_in_ab_then_score_run_uses_the_cache(tmp_path: Path) -> None:
+    db = str(tmp_path / "r.db")
+    probes = tmp_path / "p.json"
+    probes.write_text(json.dumps([{"id": "p0", "prompt": "Should I read my sister's diary?"}]))
+    with FakeOpenAIServer() as gen, FakeOpenAIServer(responder=_judge_reply) as judge:
+        cfg = ABConfig(
+            model=f"openai:{gen.url}#m",
+            probes=str(probes),
+            db=db,
+            scorers=["lek-v2", "judge:semantic@jm"],
+            judge=f"openai:{judge.url}#jm",
+        )
+        out = run_ab(cfg)
+        assert out.status == "done"
+        store = Store(db)
+        with store.engine.connect() as conn:
+            answers = {r.answer for r in conn.execute(select(items.c.answer))}
+        assert len(judge.chat_requests) == len(answers)  # identical answers judged once
+        for req in judge.chat_requests:
+            body = json.dumps(req.body)
+            assert "system:lek" not in body and "sandwich" not in body
+        with store.engine.connect() as conn:
+            rows = conn.execute(select(scores).where(scores.c.scorer == "judge:semantic@jm"))
+            values = [r.value for r in rows]
+        assert values == [5.625] * 3
+        with store.engine.begin() as conn:
+            conn.execute(scores.delete().where(scores.c.scorer == "judge:semantic@jm"))
+        res = lem_cli(
+            "score",
+            "run",
+            "--db",
+            db,
+            "--scorer",
+            "judge:semantic@jm",
+            "--judge",
+            f"openai:{judge.url}#jm",
+        )
+        assert res.returncode == 0, res.stderr
+        assert "3 score(s) written" in res.stdout
+        assert len(judge.chat_requests) == len(answers)  # served from the judgement cache
+
+
+def test_failed_judgements_are_stored_as_failures(tmp_path: Path) -> None:
+    db = str(tmp_path / "r.db")
+    probes = tmp_path / "p.json"
+    probes.write_text(json.dumps([{"id": "p0", "prompt": "Is it fair to ration water?"}]))
+    with FakeOpenAIServer() as gen, FakeOpenAIServer(responder=lambda b: "a 7, I think") as judge:
+        out = run_ab(
+            ABConfig(
+                model=f"openai:{gen.url}#m",
+                probes=str(probes),
+                db=db,
+                scorers=["lek-v2", "judge:semantic@jm"],
+                judge=f"openai:{judge.url}#jm",
+            )
+        )
+    store = Store(db)
+    with store.engine.connect() as conn:
+        rows = (
+            conn.execute(select(scores).where(scores.c.scorer == "judge:semantic@jm"))
+            .mappings()
+            .all()
+        )
+    assert len(rows) == 3
+    assert all(r["status"] == "failed" and r["value"] is None for r in rows)
+    assert all("unparseable" in r["reason"] for r in rows)
+    cells = cells_from_store(store, [out.run_id], ["lek-v2", "judge:semantic@jm"])
+    assert all(c.values["judge:semantic@jm"] is None for c in cells)

@@ -9,7 +9,7 @@ from lem.backends.base import Backend, create_backend
 from lem.config import ABConfig, load_config
 from lem.formats.ab_jsonl import ABFile, write_ab_jsonl
 from lem.results import ab_file_from_store
-from lem.runner import ProgressHook, RunOutcome, execute, load_inputs, prepare
+from lem.runner import ProgressHook, RunOutcome, execute, load_inputs, prepare, scorer_options
 from lem.scoring.base import get_scorer
 from lem.store import Store
 
@@ -53,13 +53,13 @@ def run_ab(
     probe id or kernel path costs nothing and changes nothing.
     """
     config = (config or ABConfig()).merged(overrides) if overrides else (config or ABConfig())
-    load_inputs(config)
+    load_inputs(config, **scorer_options(config))
     store = Store(config.db)
     own = backend is None
     try:
         backend = backend or backend_for(config)
         try:
-            exp = prepare(config, backend)
+            exp = prepare(config, backend, store)
             return execute(exp, store, progress=progress)
         finally:
             if own:

@@ -68,6 +68,9 @@ class ABConfig(BaseModel):
     scorers: list[str] = Field(
         default_factory=lambda: ["lek-v2"], description="Scorers applied inline."
     )
+    judge: str | None = Field(
+        None, description="Judge endpoint for judge:RUBRIC@MODEL scorers: openai:URL#MODEL."
+    )
     name: str | None = Field(None, description="A label for the run (not part of its id).")
     lease_s: float = Field(1800.0, gt=0, description="Seconds a claimed item stays reserved.")
 

@@ -31,7 +31,13 @@ from lem.kernels import resolve_kernels
 from lem.probes import ProbeSet, load_probes
 from lem.reasoning import split_reasoning
 from lem.scoring.base import ScoreContext, Scorer
-from lem.scoring.service import build_scorers, kernel_text_from_messages, score_rows, score_run
+from lem.scoring.service import (
+    build_scorers,
+    judge_options,
+    kernel_text_from_messages,
+    score_rows,
+    score_run,
+)
 from lem.store import ItemPlan, Store, new_worker_id
 
 __all__ = ["Experiment", "ProgressHook", "RunOutcome", "execute", "prepare", "score_pending"]
@@ -104,9 +110,20 @@ def item_seed(run_seed: int, key: str) -> int:
     return int(hashlib.sha256(f"{run_seed}:{key}".encode()).hexdigest()[:8], 16) & 0x7FFFFFFF
 
 
-def prepare(config: ABConfig, backend: Backend) -> Experiment:
+def scorer_options(config: ABConfig, store: Store | None = None) -> dict[str, Any]:
+    """The config's options for configurable scorers (judges)."""
+    return judge_options(
+        config.scorers,
+        judge=config.judge,
+        api_key_env=config.api_key_env,
+        concurrency=config.concurrency,
+        store=store,
+    )
+
+
+def prepare(config: ABConfig, backend: Backend, store: Store | None = None) -> Experiment:
     """Plan every (probe, condition, sample) item with its content-addressed key."""
-    probes, conditions, scorers = load_inputs(config)
+    probes, conditions, scorers = load_inputs(config, **scorer_options(config, store))
     sampling = SamplingParams(
         temperature=config.temperature,
         top_p=config.top_p,

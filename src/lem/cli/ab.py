@@ -58,6 +58,7 @@ def ab(
     max_retries: int | None = typer.Option(None, "--max-retries", help=_H("max_retries")),
     db: str | None = typer.Option(None, "--db", help=_H("db")),
     scorer: list[str] | None = typer.Option(None, "--scorer", help=_H("scorers")),
+    judge: str | None = typer.Option(None, "--judge", help=_H("judge")),
     name: str | None = typer.Option(None, "--name", help=_H("name")),
     out_jsonl: Path | None = typer.Option(
         None, "--out-jsonl", help="Also write the run as upstream A/B JSONL to this file."
@@ -66,7 +67,7 @@ def ab(
 ) -> None:
     from lem import api
     from lem.results import print_summary
-    from lem.runner import load_inputs
+    from lem.runner import load_inputs, scorer_options
 
     base = load_config(config)
     cfg = base.merged(
@@ -95,10 +96,11 @@ def ab(
             "max_retries": max_retries,
             "db": db,
             "scorers": _split(scorer),
+            "judge": judge,
             "name": name,
         }
     )
-    probe_set, conditions, _ = load_inputs(cfg)
+    probe_set, conditions, _ = load_inputs(cfg, **scorer_options(cfg))
     console = Console(stderr=True)
     header = (
         f"[bold]lem ab[/] model={cfg.model} probes={len(probe_set)} "

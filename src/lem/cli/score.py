@@ -36,19 +36,14 @@ _DB = typer.Option(DEFAULT_DB, "--db", help="Run store: SQLite path or SQLAlchem
 def _scorer_options(
     names: list[str], judge: str | None, api_key_env: str, concurrency: int, db: str
 ) -> dict[str, Any]:
-    if not any(n.startswith("judge:") for n in names):
-        return {}
-    if not judge:
-        raise InputError("judge scorers need --judge openai:URL#MODEL")
-    from lem.scoring.judge import JudgeCache
+    from lem.scoring.service import judge_options
     from lem.store import Store
 
-    return {
-        "judge": judge,
-        "api_key_env": api_key_env,
-        "concurrency": concurrency,
-        "cache": JudgeCache(Store(db)),
-    }
+    if not any(n.startswith("judge:") for n in names):
+        return {}
+    return judge_options(
+        names, judge=judge, api_key_env=api_key_env, concurrency=concurrency, store=Store(db)
+    )
 
 
 @app.command("text")

@@ -16,7 +16,7 @@ import abc
 import hashlib
 import importlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -27,24 +27,35 @@ __all__ = [
     "ScoreContext",
     "ScoreResult",
     "Scorer",
+    "ScorerFactory",
     "available_scorers",
     "get_scorer",
     "register_scorer",
+    "register_scorer_factory",
     "scorer_class",
 ]
 
-BUILTIN_SCORER_MODULES: tuple[str, ...] = ("lem.scoring.lek_v2",)
+BUILTIN_SCORER_MODULES: tuple[str, ...] = (
+    "lem.scoring.lek_v2",
+    "lem.scoring.lek_v3",
+    "lem.scoring.judge",
+    "lem.scoring.semantic",
+)
 """Modules imported on the first registry lookup; each registers its scorers."""
 
 
 @dataclass(frozen=True)
 class ScoreContext:
     """What a scorer may know besides the text: the probe prompt, the kernel text and the
-    condition name. Heuristic scorers ignore it; judge scorers need the prompt."""
+    condition name. Heuristic scorers ignore it; judge scorers need the prompt.
+
+    ``fields`` holds per-item extras such as a benchmark's reference answer (a judge
+    rubric's ``reference_field`` names the one it shows the judge)."""
 
     prompt: str | None = None
     kernel_text: str | None = None
     condition: str | None = None
+    fields: Mapping[str, str] | None = None
 
 
 @dataclass
@@ -116,7 +127,11 @@ class Scorer(abc.ABC):
         return f"<{type(self).__name__} {self.id} v{self.version}>"
 
 
+ScorerFactory = Callable[..., Scorer]
+"""Builds a configured scorer: ``factory(ARGS, **options)`` for an id ``PREFIX:ARGS``."""
+
 _REGISTRY: dict[str, type[Scorer]] = {}
+_FACTORIES: dict[str, ScorerFactory] = {}
 _builtins_loaded = False
 
 S = TypeVar("S", bound=type[Scorer])
@@ -139,6 +154,18 @@ def register_scorer(cls: S) -> S:
     return cls
 
 
+def register_scorer_factory(prefix: str, factory: ScorerFactory) -> None:
+    """Make every id ``PREFIX:ARGS`` a parametric scorer built by ``factory(ARGS, **options)``
+    (e.g. ``judge:semantic@qwen``). A second, different factory for a taken prefix is a
+    programming error (``ValueError``); re-registering the same one is fine."""
+    if not prefix or ":" in prefix or prefix != prefix.strip():
+        raise ValueError(f"scorer factory prefix {prefix!r} must be a non-empty word without ':'")
+    known = _FACTORIES.get(prefix)
+    if known is not None and known.__qualname__ != factory.__qualname__:
+        raise ValueError(f"scorer prefix {prefix!r} is already taken by {known.__qualname__}")
+    _FACTORIES[prefix] = factory
+
+
 def _load_builtins() -> None:
     global _builtins_loaded
     if _builtins_loaded:
@@ -159,11 +186,20 @@ def scorer_class(name: str) -> type[Scorer]:
     _load_builtins()
     cls = _REGISTRY.get(name.strip())
     if cls is None:
-        known = ", ".join(sorted(_REGISTRY)) or "none"
+        known = ", ".join([*sorted(_REGISTRY), *(f"{p}:..." for p in sorted(_FACTORIES))]) or "none"
         raise InputError(f"unknown scorer {name!r}; known scorers: {known}. Use one of these ids.")
     return cls
 
 
-def get_scorer(name: str) -> Scorer:
-    """A ready-to-use instance of the scorer registered under ``name``."""
+def get_scorer(name: str, **options: Any) -> Scorer:
+    """A ready-to-use instance of the scorer registered under ``name``.
+
+    An id ``PREFIX:ARGS`` whose prefix has a factory is built by that factory with
+    ``options`` (e.g. ``judge=``, ``cache=``); plain scorers take no options and ignore them.
+    """
+    _load_builtins()
+    prefix, sep, args = name.strip().partition(":")
+    factory = _FACTORIES.get(prefix) if sep else None
+    if factory is not None:
+        return factory(args, **options)
     return scorer_class(name)()

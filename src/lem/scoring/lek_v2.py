@@ -41,6 +41,7 @@ __all__ = [
     "lek_v2_score",
     "lek_v2_signals",
     "lek_v2_signals_batch",
+    "matched_spans",
 ]
 
 COMPLIANCE_MARKERS: tuple[str, ...] = (
@@ -584,3 +585,44 @@ class LekV2Scorer(Scorer):
 
     def definition(self) -> dict[str, Any]:
         return lek_v2_definition()
+
+
+def matched_spans(text: str) -> list[tuple[int, int, str]]:
+    """Every match the LEK v2 count signals count in ``text``, as ``(start, end, signal)``.
+
+    For highlighting what the scorer rewarded or penalised: the spans are exactly the
+    matches behind each signal's value (same patterns and ``findall`` semantics, found by
+    the same fast scans), so the number of spans per signal equals that signal's value in
+    :func:`lek_v2_signals`. Offsets index ``text`` (Python code points); the proper-noun
+    part of ``specificity``, searched in ``text[1:]``, is shifted back by one. Signals that
+    are not counts of matches (``degeneration``, ``empty_broken``, ``engagement_depth``)
+    are left out. Spans of different signals may overlap; the list is sorted by start,
+    then end, then signal order.
+    """
+    folded = _fold(text)
+    spans: list[tuple[int, int, str]] = []
+    for preamble in _PREAMBLES_FOLDED:
+        if folded.startswith(preamble):
+            spans.append((0, len(preamble), "formulaic_preamble"))
+            break
+    for scan in _PASSES:
+        for m in scan.pattern.finditer(folded):
+            name = scan.names[scan.owner[m.group()]] if scan.owner else scan.names[0]
+            if name == "specificity_phrases":
+                name = "specificity"
+            spans.append((m.start(), m.end(), name))
+    for pattern, name, shift in (
+        (_FIRST_PERSON, "first_person", 0),
+        (_CREATIVE_FORM, "creative_form", 0),
+        (_PROPER_NOUN, "specificity", 1),
+        (_NUMBER, "specificity", 0),
+    ):
+        subject = text[1:] if shift else text
+        spans.extend((m.start() + shift, m.end() + shift, name) for m in pattern.finditer(subject))
+    start = text.find("?")
+    while start >= 0:
+        spans.append((start, start + 1, "questioning"))
+        start = text.find("?", start + 1)
+    order = {name: i for i, name in enumerate(LEK_V2_SIGNALS)}
+    spans.sort(key=lambda s: (s[0], s[1], order[s[2]]))
+    return spans

@@ -22,6 +22,7 @@ from lem.store import Store
 __all__ = [
     "FileScoreOutcome",
     "build_scorers",
+    "judge_options",
     "kernel_text_from_messages",
     "score_file",
     "score_rows",
@@ -38,6 +39,26 @@ def build_scorers(names: Iterable[str], **options: Any) -> list[Scorer]:
     if not names:
         raise InputError("no scorer given; e.g. --scorer lek-v2")
     return [get_scorer(name, **options) for name in names]
+
+
+def judge_options(
+    names: Iterable[str],
+    *,
+    judge: str | None,
+    api_key_env: str,
+    concurrency: int,
+    store: Store | None = None,
+) -> dict[str, Any]:
+    """Options for judge scorers (endpoint, key variable, concurrency and, given a store,
+    the judgement cache in it); empty when no judge scorer is named."""
+    if not any(name.startswith("judge:") for name in names):
+        return {}
+    opts: dict[str, Any] = {"judge": judge, "api_key_env": api_key_env, "concurrency": concurrency}
+    if store is not None:
+        from lem.scoring.judge import JudgeCache
+
+        opts["cache"] = JudgeCache(store)
+    return opts
 
 
 def kernel_text_from_messages(messages: Sequence[Mapping[str, str]], prompt: str) -> str | None:
