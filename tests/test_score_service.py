@@ -238,3 +238,43 @@ def test_failed_judgements_are_stored_as_failures(tmp_path: Path) -> None:
     assert all("unparseable" in r["reason"] for r in rows)
     cells = cells_from_store(store, [out.run_id], ["lek-v2", "judge:semantic@jm"])
     assert all(c.values["judge:semantic@jm"] is None for c in cells)
+
+
+def test_compare_v2_v3_on_a_stored_run(tmp_path: Path) -> None:
+    db = str(tmp_path / "r.db")
+    probes = tmp_path / "p.json"
+    probes.write_text(
+        json.dumps(
+            [
+                {"id": f"p{i}", "prompt": f"However, is consent {i} about dignity and trade-offs?"}
+                for i in range(4)
+            ]
+        )
+    )
+    with FakeOpenAIServer() as srv:
+        out = run_ab(ABConfig(model=f"openai:{srv.url}#m", probes=str(probes), db=db))
+    res = lem_cli("score", "run", "--db", db, "--scorer", "lek-v3")
+    assert res.returncode == 0 and "lek-v3: 12 score(s) written" in res.stdout, res.stderr
+    js = tmp_path / "cmp.json"
+    res = lem_cli(
+        "score",
+        "compare",
+        "--a",
+        "lek-v2",
+        "--b",
+        "lek-v3",
+        "--db",
+        db,
+        "--run",
+        out.run_id,
+        "--json",
+        str(js),
+    )
+    assert res.returncode == 0, res.stderr
+    data = json.loads(js.read_text())
+    assert data["n"] == 12 and data["a"] == "lek-v2" and data["b"] == "lek-v3"
+    assert [c["condition"] for c in data["conditions"]] == [
+        "baseline",
+        "system:lek",
+        "sandwich:lek",
+    ]
