@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from lem.cli import ab, export, probes, runs, score
+from lem.cli import ab, export, probes, report, runs, score
 from lem.errors import LemError
 
 __all__ = ["app", "main"]
@@ -20,6 +20,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("ab", help=ab.__doc__)(ab.ab)
+app.command("report", help=report.__doc__)(report.report)
 app.add_typer(probes.app, name="probes")
 app.add_typer(probes.kernels_app, name="kernels")
 app.add_typer(score.app, name="score")

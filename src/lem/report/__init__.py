@@ -1,5 +1,24 @@
-"""Reports: statistics, tables, plots and an HTML viewer over scored A/B results."""
+"""Reports: statistics, tables, plots and an HTML viewer over scored A/B results.
+
+``build_report`` (and ``ReportResult``) load lazily on first access, so importing the
+record types (``lem.report.model``) does not pull in numpy, scipy or matplotlib.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from lem.report.model import ResponseRecord, SourceInfo
 
-__all__ = ["ResponseRecord", "SourceInfo"]
+if TYPE_CHECKING:
+    from lem.report.build import ReportResult, build_report
+
+__all__ = ["ReportResult", "ResponseRecord", "SourceInfo", "build_report"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("ReportResult", "build_report"):
+        from lem.report import build
+
+        return getattr(build, name)
+    raise AttributeError(f"module 'lem.report' has no attribute {name!r}")

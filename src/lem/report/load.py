@@ -1,0 +1,502 @@
+"""Loading report inputs: A/B JSONL files and stored runs → response records.
+
+Every source becomes one model in the report. Its label is the file's ``summary.model`` or
+the run manifest's ``model_spec``, made unique within the report (a repeated label gets
+the source's file name or run id appended). A model mapping file (``--models``) can add
+lineage tags (family, version, base model) and rename labels.
+
+Scores: ``lek-v2`` is the upstream ``lek_score`` of an A/B file (or the ``lek-v2`` entry of
+a condition's ``scores`` map when the file was rescored by lem); any other scorer id is
+read from the ``scores`` map, and a file without it is an error naming the file. Stored
+runs are read from the store's score table for that scorer.
+
+Samples: only sample 0 of each probe and condition is loaded, unless ``all_samples`` is
+set; then every sample is loaded and the analysis averages them per probe. Failed
+generations (a probe's ``errors`` map, a store item that did not finish, a failed score)
+become records whose ``score`` is None: counted as failures, left out of every mean.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from lem.errors import InputError, LemError
+from lem.formats.ab_jsonl import ABFile, read_ab_jsonl
+from lem.report.model import ResponseRecord, SourceInfo
+
+__all__ = [
+    "DEFAULT_SCORER",
+    "LoadedSource",
+    "ModelMapEntry",
+    "apply_model_map",
+    "load_ab_file",
+    "load_runs",
+    "load_sources",
+    "parse_pairs",
+    "read_model_map",
+]
+
+DEFAULT_SCORER = "lek-v2"
+"""The scorer whose value is the upstream ``lek_score`` field of an A/B file."""
+
+_MAP_KEYS = frozenset({"family", "version", "base", "label", "tags"})
+_GLOB = re.compile(r"[*?\[]")
+
+
+@dataclass
+class LoadedSource:
+    """One source before labels are final: its records and where it came from."""
+
+    info: SourceInfo
+    records: list[ResponseRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ModelMapEntry:
+    """One entry of a model mapping file: a label or source pattern and its tags."""
+
+    pattern: str
+    family: str | None = None
+    version: str | None = None
+    base: str | None = None
+    label: str | None = None
+    tags: dict[str, Any] = field(default_factory=dict)
+
+    def matches(self, candidates: Iterable[str]) -> bool:
+        """True when the pattern names one of ``candidates`` (exactly, or as a glob)."""
+        if _GLOB.search(self.pattern):
+            return any(fnmatch.fnmatchcase(c, self.pattern) for c in candidates)
+        return self.pattern in set(candidates)
+
+
+# ---- A/B files ---------------------------------------------------------------------------
+
+
+def _sample_of(cond_extra: Mapping[str, Any], probe_extra: Mapping[str, Any]) -> int:
+    value = cond_extra.get("sample", probe_extra.get("sample", 0))
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _scored(
+    path: Path, abfile: ABFile, scorers: Sequence[str], all_samples: bool
+) -> list[ResponseRecord]:
+    records: list[ResponseRecord] = []
+    seen: set[tuple[str, str, int]] = set()
+    found: dict[str, bool] = dict.fromkeys(scorers, False)
+    for probe in abfile.probes:
+        errors = probe.extra.get("errors")
+        errors = errors if isinstance(errors, dict) else {}
+        names = list(probe.conditions) + [c for c in errors if c not in probe.conditions]
+        for name in names:
+            cond = probe.conditions.get(name)
+            extra = cond.extra if cond is not None else {}
+            sample = _sample_of(extra, probe.extra)
+            if sample != 0 and not all_samples:
+                continue
+            key = (probe.id, name, sample)
+            if key in seen:
+                raise InputError(
+                    f"{path}: probe {probe.id!r} condition {name!r} sample {sample} appears "
+                    "twice; keep one line per probe (and sample)"
+                )
+            seen.add(key)
+            score_map = extra.get("scores")
+            score_map = score_map if isinstance(score_map, dict) else {}
+            for scorer in scorers:
+                score: float | None = None
+                signals: dict[str, float] = {}
+                error: str | None = None
+                entry = score_map.get(scorer)
+                if cond is None:
+                    error = str(errors.get(name) or "generation failed")
+                elif isinstance(entry, dict):
+                    found[scorer] = True
+                    value = entry.get("value")
+                    if entry.get("status", "ok") == "ok" and isinstance(value, int | float):
+                        score = float(value)
+                        signals = _numeric(entry.get("signals"))
+                    else:
+                        error = str(entry.get("reason") or f"{scorer}: not scored")
+                elif scorer == DEFAULT_SCORER and not score_map:
+                    found[scorer] = True
+                    if name in errors:
+                        error = str(errors[name])
+                    else:
+                        score = float(cond.lek_score)
+                        signals = _numeric(cond.heuristic, skip=("lek_score",))
+                else:
+                    error = f"{scorer}: not scored"
+                records.append(
+                    ResponseRecord(
+                        model="",
+                        probe_id=probe.id,
+                        category=probe.category,
+                        prompt=probe.prompt,
+                        condition=name,
+                        response=cond.response if cond is not None else "",
+                        scorer=scorer,
+                        score=score,
+                        signals=signals,
+                        sample=sample,
+                        error=error,
+                    )
+                )
+    missing = [s for s, ok in found.items() if not ok]
+    if missing and abfile.probes:
+        have = sorted(
+            {
+                k
+                for p in abfile.probes
+                for c in p.conditions.values()
+                for k in (c.extra.get("scores") or {})
+            }
+        )
+        avail = ", ".join(have) if have else DEFAULT_SCORER
+        raise InputError(
+            f"{path}: no {missing[0]!r} scores in this file (it has: {avail}); "
+            f"rescore it with `lem score` or pick --scorer {have[0] if have else DEFAULT_SCORER}"
+        )
+    return records
+
+
+def _numeric(obj: Any, skip: Sequence[str] = ()) -> dict[str, float]:
+    if not isinstance(obj, dict):
+        return {}
+    return {
+        str(k): float(v)
+        for k, v in obj.items()
+        if k not in skip and isinstance(v, int | float) and not isinstance(v, bool)
+    }
+
+
+def load_ab_file(
+    path: str | Path, scorers: Sequence[str] = (DEFAULT_SCORER,), *, all_samples: bool = False
+) -> LoadedSource:
+    """One A/B JSONL file as a source labelled by its summary's ``model``.
+
+    Raises :class:`InputError` for a missing or malformed file, or when a requested
+    scorer has no scores in it.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p} is a directory; give A/B results .jsonl files")
+    abfile = read_ab_jsonl(p)
+    tags = _tags(abfile.summary.extra.get("tags"))
+    info = SourceInfo(
+        model=abfile.summary.model or p.stem,
+        source=str(path),
+        run_id=None,
+        family=_opt_str(tags.pop("family", None)),
+        version=_opt_str(tags.pop("version", None)),
+        tags=tags,
+    )
+    return LoadedSource(info=info, records=_scored(p, abfile, scorers, all_samples))
+
+
+# ---- stored runs -------------------------------------------------------------------------
+
+
+def _open_store(db: str) -> Any:
+    from lem.store import Store
+    from lem.store.ledger import normalise_db_url
+
+    url = normalise_db_url(db)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise InputError(f"--db {db}: no such run store; check the path")
+    try:
+        return Store(db)
+    except LemError as exc:
+        raise InputError(exc.message) from None
+
+
+def load_runs(
+    db: str,
+    run_ids: Sequence[str] = (),
+    *,
+    model_contains: Sequence[str] = (),
+    scorers: Sequence[str] = (DEFAULT_SCORER,),
+    all_samples: bool = False,
+) -> list[LoadedSource]:
+    """Stored runs as sources: the given run ids (or unique prefixes), else every run in
+    the store whose model spec contains one of ``model_contains`` (case-insensitive; all
+    runs when empty), in creation order. Labels are the manifests' ``model_spec``."""
+    store = _open_store(db)
+    try:
+        if run_ids:
+            runs = []
+            for rid in run_ids:
+                try:
+                    runs.append(store.get_run(rid))
+                except LemError:
+                    raise InputError(
+                        f"--run {rid}: no such run in {store.display_url}; "
+                        "`lem runs list` shows them"
+                    ) from None
+        else:
+            runs = store.list_runs()
+        needles = [n.lower() for n in model_contains if n]
+        if needles:
+            runs = [r for r in runs if any(n in _run_label(r).lower() for n in needles)]
+        if not runs:
+            what = f" matching {', '.join(model_contains)}" if needles else ""
+            raise InputError(f"--db {store.display_url}: no runs{what}; `lem runs list`")
+        out: list[LoadedSource] = []
+        seen: set[str] = set()
+        for run in runs:
+            if run["run_id"] in seen:
+                continue
+            seen.add(run["run_id"])
+            out.append(_load_run(store, run, scorers, all_samples))
+        return out
+    finally:
+        store.close()
+
+
+def _run_label(run: Mapping[str, Any]) -> str:
+    manifest = run.get("manifest") or {}
+    return str(manifest.get("model_spec") or manifest.get("model") or run["run_id"])
+
+
+def _load_run(
+    store: Any, run: Mapping[str, Any], scorers: Sequence[str], all_samples: bool
+) -> LoadedSource:
+    manifest = run.get("manifest") or {}
+    config = run.get("config") or {}
+    tags = {**_tags(config.get("tags")), **_tags(manifest.get("tags"))}
+    if config.get("name"):
+        tags.setdefault("name", config["name"])
+    info = SourceInfo(
+        model=_run_label(run),
+        source=f"run {run['run_id']}",
+        run_id=str(run["run_id"]),
+        family=_opt_str(tags.pop("family", None)),
+        version=_opt_str(tags.pop("version", None)),
+        tags=tags,
+    )
+    records: list[ResponseRecord] = []
+    for scorer in scorers:
+        scored = 0
+        for rec in store.run_records(run["run_id"], scorer):
+            sample = int(rec["sample_index"] or 0)
+            if sample != 0 and not all_samples:
+                continue
+            error: str | None = None
+            score: float | None = None
+            if rec["status"] != "done":
+                error = rec["error"] or f"generation {rec['status']}"
+            elif rec["score"] is None:
+                error = f"{scorer}: not scored"
+            else:
+                score = float(rec["score"])
+                scored += 1
+            records.append(
+                ResponseRecord(
+                    model="",
+                    probe_id=rec["probe_id"],
+                    category=rec["category"],
+                    prompt=rec["prompt"],
+                    condition=rec["condition"],
+                    response=rec["answer"] or "",
+                    scorer=scorer,
+                    score=score,
+                    signals=_numeric(rec["signals"]) if score is not None else {},
+                    sample=sample,
+                    error=error,
+                )
+            )
+        unscored = f"{scorer}: not scored"
+        if not scored and any(r.scorer == scorer and r.error == unscored for r in records):
+            raise InputError(
+                f"run {run['run_id']}: no {scorer!r} scores stored; score the run with "
+                f"`lem score` and --scorer {scorer}, or pick another --scorer"
+            )
+    return LoadedSource(info=info, records=records)
+
+
+# ---- labels, mapping file, pairs ---------------------------------------------------------
+
+
+def _tags(obj: Any) -> dict[str, Any]:
+    return dict(obj) if isinstance(obj, dict) else {}
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def read_model_map(path: str | Path) -> list[ModelMapEntry]:
+    """Read a model mapping file (YAML or JSON): ``{pattern: {family, version, base,
+    label, tags}}``, entries in file order. YAML scalars are read as text (``version:
+    0.10`` stays ``"0.10"``, not the number 0.1). Unknown keys are errors (typos would
+    otherwise silently drop a tag)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"--models {p}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"--models {p}: cannot read ({exc})") from None
+    try:
+        if p.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.load(text, Loader=yaml.BaseLoader)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise InputError(f"--models {p}: malformed JSON ({exc})") from None
+    except Exception as exc:
+        raise InputError(f"--models {p}: malformed YAML ({type(exc).__name__})") from None
+    if data is None:
+        return []
+    if not isinstance(data, dict):
+        raise InputError(f"--models {p}: expected a mapping of label or pattern → tags")
+    entries: list[ModelMapEntry] = []
+    for pattern, body in data.items():
+        if body is None or body == "":
+            body = {}
+        if not isinstance(body, dict):
+            raise InputError(f"--models {p}: entry {pattern!r} must be a mapping")
+        unknown = sorted(set(map(str, body)) - _MAP_KEYS)
+        if unknown:
+            raise InputError(
+                f"--models {p}: entry {pattern!r} has unknown key {unknown[0]!r}; "
+                f"allowed: {', '.join(sorted(_MAP_KEYS))}"
+            )
+        tags = body.get("tags") or {}
+        if not isinstance(tags, dict):
+            raise InputError(f"--models {p}: entry {pattern!r}: tags must be a mapping")
+        entries.append(
+            ModelMapEntry(
+                pattern=str(pattern),
+                family=_opt_str(body.get("family")),
+                version=_opt_str(body.get("version")),
+                base=_opt_str(body.get("base")),
+                label=_opt_str(body.get("label")),
+                tags={str(k): v for k, v in tags.items()},
+            )
+        )
+    return entries
+
+
+def _candidates(info: SourceInfo, raw_label: str) -> list[str]:
+    out = [info.model, raw_label, info.source, Path(info.source).name]
+    if info.run_id:
+        out.append(info.run_id)
+    return out
+
+
+def _unique_labels(sources: Sequence[LoadedSource]) -> list[str]:
+    raw = [s.info.model for s in sources]
+    counts: dict[str, int] = {}
+    for label in raw:
+        counts[label] = counts.get(label, 0) + 1
+    labels: list[str] = []
+    for s, label in zip(sources, raw, strict=True):
+        if counts[label] > 1:
+            suffix = s.info.run_id[:8] if s.info.run_id else Path(s.info.source).name
+            label = f"{label} ({suffix})"
+        labels.append(label)
+    taken: dict[str, int] = {}
+    final: list[str] = []
+    for label in labels:
+        n = taken.get(label, 0) + 1
+        taken[label] = n
+        final.append(label if n == 1 else f"{label} #{n}")
+    return final
+
+
+def apply_model_map(
+    sources: Sequence[LoadedSource], entries: Sequence[ModelMapEntry]
+) -> list[SourceInfo]:
+    """Final, unique labels and lineage tags for ``sources``.
+
+    Each source takes the first mapping entry whose pattern names its label, its raw
+    label, its source path or file name, or its run id; the entry's tags override the
+    source's own metadata. A ``label`` in the entry renames the model.
+    """
+    labels = _unique_labels(sources)
+    infos: list[SourceInfo] = []
+    for s, label in zip(sources, labels, strict=True):
+        info = replace(s.info, model=label)
+        for entry in entries:
+            if entry.matches(_candidates(info, s.info.model)):
+                tags = {**info.tags, **entry.tags}
+                if entry.base is not None:
+                    tags["base"] = entry.base
+                info = replace(
+                    info,
+                    model=entry.label or label,
+                    family=entry.family if entry.family is not None else info.family,
+                    version=entry.version if entry.version is not None else info.version,
+                    tags=tags,
+                )
+                break
+        infos.append(info)
+    seen: set[str] = set()
+    for info in infos:
+        if info.model in seen:
+            raise InputError(
+                f"two models are labelled {info.model!r}; give them distinct `label:` "
+                "entries in the --models file"
+            )
+        seen.add(info.model)
+    return infos
+
+
+def parse_pairs(pairs: Iterable[str | tuple[str, str]]) -> list[tuple[str, str]]:
+    """``BASE=TUNED`` strings (or tuples) as (base, tuned) label pairs."""
+    out: list[tuple[str, str]] = []
+    for pair in pairs:
+        if isinstance(pair, tuple):
+            base, tuned = pair
+        else:
+            base, sep, tuned = pair.partition("=")
+            if not sep:
+                raise InputError(f"--pair {pair!r}: expected BASE=TUNED (two model labels)")
+        base, tuned = base.strip(), tuned.strip()
+        if not base or not tuned or base == tuned:
+            raise InputError(f"--pair {base}={tuned}: give two different model labels")
+        out.append((base, tuned))
+    return out
+
+
+def load_sources(
+    files: Sequence[str | Path] = (),
+    *,
+    db: str | None = None,
+    runs: Sequence[str] = (),
+    model_contains: Sequence[str] = (),
+    scorers: Sequence[str] = (DEFAULT_SCORER,),
+    all_samples: bool = False,
+    models_file: str | Path | None = None,
+) -> tuple[list[ResponseRecord], list[SourceInfo]]:
+    """Every source's records with final model labels, and the sources in input order
+    (files first, then runs)."""
+    entries = read_model_map(models_file) if models_file is not None else []
+    loaded = [load_ab_file(f, scorers, all_samples=all_samples) for f in files]
+    if db is not None or runs:
+        from lem.config import DEFAULT_DB
+
+        loaded += load_runs(
+            db or DEFAULT_DB,
+            runs,
+            model_contains=model_contains,
+            scorers=scorers,
+            all_samples=all_samples,
+        )
+    if not loaded:
+        raise InputError("nothing to report: give A/B JSONL files, or --db / --run")
+    infos = apply_model_map(loaded, entries)
+    records = [
+        replace(rec, model=info.model)
+        for src, info in zip(loaded, infos, strict=True)
+        for rec in src.records
+    ]
+    return records, infos

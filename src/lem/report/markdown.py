@@ -1,0 +1,411 @@
+"""``report.md``: the report as GitHub-flavoured Markdown tables.
+
+Rendered from the summary dict alone (the same data as ``summary.json``), so the two can
+never disagree. Deltas read ``+0.96 [0.12, 1.80]`` (mean paired difference and its 95%
+bootstrap CI); p-values are Holm-adjusted unless the column says otherwise. Nothing
+machine- or time-dependent is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "fmt_ci",
+    "fmt_delta",
+    "fmt_delta_ci",
+    "fmt_mean",
+    "fmt_mean_ci",
+    "fmt_p",
+    "render_markdown",
+]
+
+BASELINE = "baseline"
+_DASH = "—"
+
+
+def fmt_mean(x: float | None) -> str:
+    """A mean or score with two decimals (``—`` when undefined)."""
+    if x is None:
+        return _DASH
+    return f"{0.0 if round(x, 2) == 0 else x:.2f}"
+
+
+def fmt_delta(x: float | None) -> str:
+    """A signed difference with two decimals: ``+0.96``, ``-1.20``."""
+    if x is None:
+        return _DASH
+    return f"{0.0 if round(x, 2) == 0 else x:+.2f}"
+
+
+def fmt_ci(ci: Mapping[str, Any] | None) -> str:
+    """``[low, high]`` with two decimals."""
+    if not ci or ci.get("low") is None or ci.get("high") is None:
+        return ""
+    return f"[{fmt_mean(ci['low'])}, {fmt_mean(ci['high'])}]"
+
+
+def fmt_delta_ci(delta: float | None, ci: Mapping[str, Any] | None) -> str:
+    if delta is None:
+        return _DASH
+    text = fmt_ci(ci)
+    return f"{fmt_delta(delta)} {text}" if text else fmt_delta(delta)
+
+
+def fmt_mean_ci(stats: Mapping[str, Any] | None) -> str:
+    if not stats:
+        return _DASH
+    text = fmt_ci(stats.get("ci"))
+    return f"{fmt_mean(stats['mean'])} {text}" if text else fmt_mean(stats["mean"])
+
+
+def fmt_p(p: float | None) -> str:
+    """A p-value: three decimals, ``<0.001`` below that."""
+    if p is None:
+        return _DASH
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> list[str]:
+    """A Markdown table; ``align`` holds one ``l``/``r`` per column (default: first left)."""
+    spec = align or ("l" + "r" * (len(header) - 1))
+    marks = ["---" if a == "l" else "---:" for a in spec]
+    lines = ["| " + " | ".join(_cell(h) for h in header) + " |"]
+    lines.append("| " + " | ".join(marks) + " |")
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _drivers(drivers: Sequence[Sequence[Any]], limit: int = 3) -> str:
+    return ", ".join(f"{name} {fmt_delta(value)}" for name, value in drivers[:limit]) or _DASH
+
+
+def _code(text: str) -> str:
+    return f"`{text}`"
+
+
+class _Doc:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, *lines: str) -> None:
+        self.lines.extend(lines)
+
+    def text(self) -> str:
+        while self.lines and self.lines[-1] == "":
+            self.lines.pop()
+        return "\n".join(self.lines) + "\n"
+
+
+def _settings_line(summary: Mapping[str, Any]) -> str:
+    s = summary["settings"]
+    samples = "mean over all samples per probe" if s["all_samples"] else "sample 0 per probe"
+    level = round(100 * s["level"])
+    return (
+        f"Scorer{'s' if len(s['scorers']) > 1 else ''}: "
+        + ", ".join(_code(x) for x in s["scorers"])
+        + f" · band ±{s['band']:g} · seed {s['seed']} · {s['n_boot']:,} bootstrap resamples"
+        + f" · {level}% CIs · MDE at α {s['alpha']:g}, power {s['power']:g} · {samples}"
+    )
+
+
+def _sources(doc: _Doc, summary: Mapping[str, Any]) -> None:
+    doc.add("## Sources", "")
+    rows = [
+        [
+            s["model"],
+            s["source"],
+            s["family"] or _DASH,
+            s["version"] or _DASH,
+            s["base"] or _DASH,
+        ]
+        for s in summary["sources"]
+    ]
+    doc.add(*_table(["model", "source", "family", "version", "base"], rows, "lllll"))
+
+
+def _plot_links(plots: Mapping[str, Any], key: str, alt: str) -> list[str]:
+    entry = plots.get(key)
+    if not entry:
+        return []
+    return [f"![{alt}]({entry['png']}) ([SVG]({entry['svg']}))", ""]
+
+
+def _overview(doc: _Doc, data: Mapping[str, Any], conds: Sequence[str], h: str) -> None:
+    doc.add(f"## Overview{h}", "")
+    doc.add(
+        "Models sorted by baseline mean. Δ: mean paired difference from the model's own "
+        "baseline over the probes scored under both, with its bootstrap CI; p: Wilcoxon "
+        "signed-rank, Holm-adjusted over every comparison in this report.",
+        "",
+    )
+    others = [c for c in conds if c != BASELINE]
+    header = ["model", "probes", "baseline"]
+    for c in others:
+        header += [c, f"Δ {c}", f"p {c}"]
+    rows = []
+    for row in data["cross_model"]:
+        line: list[Any] = [row["model"], row["probes"], fmt_mean_ci(row["baseline"])]
+        for c in others:
+            cell = row["conditions"].get(c)
+            if cell is None:
+                line += [_DASH, _DASH, _DASH]
+                continue
+            line += [
+                fmt_mean(cell["mean"]),
+                fmt_delta_ci(cell["delta"], cell["delta_ci"]),
+                fmt_p(cell["p_holm"]),
+            ]
+        rows.append(line)
+    doc.add(*_table(header, rows))
+    doc.add(*_plot_links(data.get("plots", {}), "forest", "Deltas with CIs"))
+
+
+def _lineages(doc: _Doc, data: Mapping[str, Any], conds: Sequence[str], h: str) -> None:
+    if not data["lineages"]:
+        return
+    doc.add(f"## Lineages{h}", "")
+    doc.add("Models of one family in version order; Δ is paired against each model's baseline.")
+    doc.add("")
+    others = [c for c in conds if c != BASELINE]
+    for family, rows in data["lineages"].items():
+        doc.add(f"### {family}", "")
+        header = ["version", "model", "baseline"]
+        for c in others:
+            header += [c, f"Δ {c}"]
+        out = []
+        for r in rows:
+            line: list[Any] = [r["version"] or _DASH, r["model"], fmt_mean(r["baseline"])]
+            for c in others:
+                cell = r["conditions"].get(c)
+                if cell is None:
+                    line += [_DASH, _DASH]
+                else:
+                    line += [fmt_mean(cell["mean"]), fmt_delta_ci(cell["delta"], cell["delta_ci"])]
+            out.append(line)
+        doc.add(*_table(header, out, "ll" + "r" * (len(header) - 2)))
+
+
+def _comparison_row(comp: Mapping[str, Any], first: str) -> list[Any]:
+    st = comp["stats"]
+    if st is None:
+        return [first, 0] + [_DASH] * 9
+    return [
+        first,
+        st["n"],
+        fmt_mean(st["mean_a"]),
+        fmt_mean(st["mean_b"]),
+        fmt_delta_ci(st["mean_delta"], st["ci"]),
+        fmt_p(st["p_wilcoxon"]),
+        fmt_p(comp["p_holm"]),
+        fmt_delta(st["dz"]),
+        fmt_delta(st["rank_biserial"]),
+        f"{st['improved']}/{st['regressed']}/{st['unchanged']}",
+        fmt_mean(st["mde"]),
+    ]
+
+
+def _comp_header(first: str, a: str, b: str) -> list[str]:
+    return [first, "n", a, b, "Δ [CI]", "p", "p Holm", "dz", "r_rb", "↑/↓/=", "MDE"]
+
+
+def _probe_table(doc: _Doc, rows: Sequence[Mapping[str, Any]], label_a: str, label_b: str) -> None:
+    out = [
+        [
+            r["probe"],
+            r["category"],
+            fmt_mean(r["a"]),
+            fmt_mean(r["b"]),
+            fmt_delta(r["delta"]),
+            _drivers(r.get("drivers", [])),
+        ]
+        for r in rows
+    ]
+    doc.add(*_table(["probe", "domain", label_a, label_b, "Δ", "drivers"], out, "llrrrl"))
+
+
+def _pairs(doc: _Doc, data: Mapping[str, Any], h: str) -> None:
+    if not data["pairs"]:
+        return
+    by_id = {c["id"]: c for c in data["comparisons"]}
+    doc.add(f"## Fine-tuning effects{h}", "")
+    doc.add(
+        "Each row compares the tuned model with its base under the same condition, paired "
+        "over the probes both answered (Δ = tuned − base).",
+        "",
+    )
+    for pair in data["pairs"]:
+        base, tuned = pair["base"], pair["tuned"]
+        doc.add(f"### {tuned} vs {base}", "")
+        rows = [
+            _comparison_row(by_id[cid], by_id[cid]["condition_b"])
+            for cid in pair["comparisons"]
+            if cid in by_id
+        ]
+        if rows:
+            doc.add(*_table(_comp_header("condition", "base", "tuned"), rows))
+        else:
+            doc.add("No condition in common.", "")
+        doc.add(f"#### Realignment: {tuned} with the kernel re-injected", "")
+        realign = [by_id[cid] for cid in pair["realignment"] if cid in by_id]
+        if not realign:
+            doc.add("No kernel condition with a baseline to compare.", "")
+            continue
+        doc.add(
+            "Does the kernel still help the tuned model? Δ < 0 means re-injecting it lowers "
+            "the score (realignment resistance).",
+            "",
+        )
+        doc.add(
+            *_table(
+                _comp_header("condition", BASELINE, "kernel"),
+                [_comparison_row(c, c["condition_b"]) for c in realign],
+            )
+        )
+        for comp in realign:
+            if comp["regressions"]:
+                doc.add(f"Worst probes, {comp['condition_b']} vs baseline:", "")
+                _probe_table(doc, comp["regressions"], BASELINE, comp["condition_b"])
+
+
+def _model_section(
+    doc: _Doc, label: str, m: Mapping[str, Any], comps: Sequence[Mapping[str, Any]], h: str
+) -> None:
+    doc.add(f"### {label}{h}", "")
+    rows = []
+    for cond in m["condition_order"]:
+        c = m["conditions"][cond]
+        st = c["stats"]
+        rows.append(
+            [
+                cond,
+                st["n"] if st else 0,
+                c["failed"],
+                fmt_mean_ci(st),
+                fmt_mean(st["median"]) if st else _DASH,
+                fmt_mean(st["sd"]) if st else _DASH,
+            ]
+        )
+    doc.add(*_table(["condition", "n", "failed", "mean [CI]", "median", "sd"], rows))
+    if comps:
+        doc.add(
+            *_table(
+                _comp_header("vs baseline", BASELINE, "condition"),
+                [_comparison_row(c, c["condition_b"]) for c in comps],
+            )
+        )
+    for comp in comps:
+        cond = comp["condition_b"]
+        if comp["regressions"]:
+            doc.add(f"Largest regressions, {cond} vs baseline:", "")
+            _probe_table(doc, comp["regressions"], BASELINE, cond)
+        if comp["rescues"]:
+            doc.add(f"Largest rescues, {cond} vs baseline:", "")
+            _probe_table(doc, comp["rescues"], BASELINE, cond)
+    conds = m["condition_order"]
+    if m["domains"]:
+        header = ["domain", "n", *[c if c == BASELINE else f"{c} (Δ)" for c in conds]]
+        out = []
+        for dom, per in m["domains"].items():
+            n = max((per[c]["n"] for c in conds if c in per), default=0)
+            line: list[Any] = [dom, n]
+            for c in conds:
+                cell = per.get(c)
+                if cell is None or cell["mean"] is None:
+                    line.append(_DASH)
+                elif c == BASELINE or cell.get("delta") is None:
+                    line.append(fmt_mean(cell["mean"]))
+                else:
+                    line.append(f"{fmt_mean(cell['mean'])} ({fmt_delta(cell['delta'])})")
+            out.append(line)
+        doc.add("Domains (mean, Δ vs baseline):", "")
+        doc.add(*_table(header, out))
+    inc_rows = []
+    for cond in conds:
+        row = m["incidence"][cond]
+        line = [cond, row["responses"], row["failed"]]
+        for key in ("degeneration", "compliance", "empty"):
+            v = row.get(key)
+            line.append(_DASH if v is None else _rate(v["count"], v["rate"]))
+        inc_rows.append(line)
+    doc.add("Incidence (responses with the signal > 0):", "")
+    doc.add(
+        *_table(
+            ["condition", "responses", "failed", "degeneration", "compliance", "empty"], inc_rows
+        )
+    )
+
+
+def _rate(count: int, rate: float | None) -> str:
+    return f"{count}" if rate is None else f"{count} ({100 * rate:.0f}%)"
+
+
+def _n(count: int) -> str:
+    return f"{count} comparison{'' if count == 1 else 's'}"
+
+
+def render_markdown(summary: Mapping[str, Any]) -> str:
+    """The whole ``report.md`` text."""
+    doc = _Doc()
+    doc.add(f"# {summary['title']}", "")
+    doc.add(_settings_line(summary), "")
+    doc.add(
+        f"{len(summary['models'])} model{'' if len(summary['models']) == 1 else 's'}, "
+        + "conditions: "
+        + ", ".join(_code(c) for c in summary["conditions"])
+        + ". How to read every section: `docs/REPORTS.md` in lem.",
+        "",
+    )
+    _sources(doc, summary)
+    scorers = list(summary["scorers"])
+    for scorer in scorers:
+        data = summary["scorers"][scorer]
+        h = f" ({scorer})" if len(scorers) > 1 else ""
+        n_tests = sum(1 for c in data["comparisons"] if c["stats"] is not None)
+        if len(scorers) > 1:
+            doc.add(f"Scorer {_code(scorer)}: Holm correction over {_n(n_tests)}.", "")
+        else:
+            doc.add(f"Holm correction over {_n(n_tests)}.", "")
+        _overview(doc, data, summary["conditions"], h)
+        _lineages(doc, data, summary["conditions"], h)
+        _pairs(doc, data, h)
+        doc.add(f"## Models{h}", "")
+        doc.add(
+            "Drivers: the signals behind each probe's change, "
+            + (
+                "as weighted, capped score contributions (they sum to Δ)."
+                if data["drivers"] == "weighted"
+                else "as raw signal differences."
+            ),
+            "",
+        )
+        by_model: dict[str, list[Mapping[str, Any]]] = {}
+        for c in data["comparisons"]:
+            if c["kind"] == "condition":
+                by_model.setdefault(c["model_b"], []).append(c)
+        for label in summary["models"]:
+            _model_section(doc, label, data["models"][label], by_model.get(label, []), h)
+        plots = data.get("plots", {})
+        if plots:
+            doc.add(f"## Plots{h}", "")
+            for key, alt in (
+                ("domains", "Domain × condition heatmap"),
+                ("distributions", "Score distributions"),
+            ):
+                doc.add(*_plot_links(plots, key, alt))
+            doc.add(
+                "All plots: "
+                + ", ".join(
+                    f"[{key}.png]({p['png']}), [{key}.svg]({p['svg']})" for key, p in plots.items()
+                ),
+                "",
+            )
+    if summary["notes"]:
+        doc.add("## Notes", "")
+        doc.add(*[f"- {n}" for n in summary["notes"]], "")
+    return doc.text()
