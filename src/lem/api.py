@@ -90,4 +90,6 @@ def score_text(text: str, scorer: str = "lek-v2") -> dict[str, Any]:
     s = get_scorer(scorer)
     res = s.score(text)
     key = "lek_score" if s.id.startswith("lek-") else "score"
+    if res.status != "ok":
+        return {key: None, "status": res.status, "reason": res.reason}
     return {**res.signals, key: res.value}

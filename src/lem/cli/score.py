@@ -256,5 +256,10 @@ def list_scorers() -> None:
     from lem.scoring.base import available_scorers, get_scorer
 
     for name in available_scorers():
-        s = get_scorer(name)
+        try:
+            s = get_scorer(name)
+        except InputError as exc:
+            typer.echo(f"{name}\tunavailable\t{exc}")
+            continue
         typer.echo(f"{s.id}\t{s.version}\t{s.definition_hash()[:16]}")
+    typer.echo("judge:RUBRIC@MODEL\t(rubric version)\tneeds --judge openai:URL#MODEL")
