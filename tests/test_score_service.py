@@ -278,3 +278,73 @@ def test_compare_v2_v3_on_a_stored_run(tmp_path: Path) -> None:
         "system:lek",
         "sandwich:lek",
     ]
+
+
+def test_agreement_between_two_judge_models_on_one_rubric(tmp_path: Path) -> None:
+    db = str(tmp_path / "r.db")
+    probes = tmp_path / "p.json"
+    probes.write_text(
+        json.dumps([{"id": f"p{i}", "prompt": f"Question {i} " + "x" * i} for i in range(8)])
+    )
+
+    def judge_reply(shift: float) -> Any:
+        def reply(body: dict[str, Any]) -> str:
+            n = len(json.dumps(body)) % 7
+            return json.dumps(
+                {
+                    "sovereignty": min(10, 2 + n + shift),
+                    "ethical_depth": 3 + n,
+                    "creative_expression": 4,
+                    "self_concept": 5,
+                    "reason": "ok",
+                }
+            )
+
+        return reply
+
+    with FakeOpenAIServer() as gen:
+        out = run_ab(
+            ABConfig(
+                model=f"openai:{gen.url}#m", probes=str(probes), db=db, conditions=["baseline"]
+            )
+        )
+    for name, shift in (("j1", 0.0), ("j2", 1.5)):
+        with FakeOpenAIServer(responder=judge_reply(shift)) as judge:
+            res = lem_cli(
+                "score",
+                "run",
+                "--db",
+                db,
+                "--scorer",
+                f"judge:semantic@{name}",
+                "--judge",
+                f"openai:{judge.url}#{name}",
+            )
+            assert res.returncode == 0, res.stderr
+    js = tmp_path / "agr.json"
+    res = lem_cli(
+        "score",
+        "agreement",
+        "--a",
+        "judge:semantic@j1",
+        "--b",
+        "judge:semantic@j2",
+        "--db",
+        db,
+        "--run",
+        out.run_id,
+        "--dimension",
+        "sovereignty",
+        "--dimension",
+        "ethical_depth",
+        "--json",
+        str(js),
+    )
+    assert res.returncode == 0, res.stderr
+    data = json.loads(js.read_text())
+    assert data["scale"] == [1, 10]
+    rows = {r["dimension"]: r for r in data["rows"]}
+    assert rows["ethical_depth"]["kappa"] == pytest.approx(1.0)
+    assert rows["ethical_depth"]["spearman"] == pytest.approx(1.0)
+    assert rows["sovereignty"]["kappa"] < 1.0 and rows["sovereignty"]["n"] == 8
+    assert rows["sovereignty"]["kappa_ci"]["low"] <= rows["sovereignty"]["kappa"]
