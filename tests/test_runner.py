@@ -230,3 +230,62 @@ def test_score_text_cli_scores_stdin_verbatim() -> None:
     )
     rows = [json.loads(x) for x in res.stdout.splitlines()]
     assert [r["lek_score"] for r in rows] == [lek_v2_score("Sure, here."), lek_v2_score(text)]
+
+
+def test_tags_reach_the_report_lineage(tmp_path: Path) -> None:
+    from lem.formats.ab_jsonl import read_ab_jsonl
+    from lem.report.load import load_runs
+
+    db = str(tmp_path / "r.db")
+    probes = _probes(tmp_path, 3)
+    with FakeOpenAIServer(served_model="x") as srv:
+        for model, version in (("m-b", "0.2"), ("m-a", "0.1")):
+            res = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "lem.cli.main",
+                    "ab",
+                    "--model",
+                    f"openai:{srv.url}#{model}",
+                    "--probes",
+                    probes,
+                    "--db",
+                    db,
+                    "-q",
+                    "--tag",
+                    "family=mistral",
+                    "--tag",
+                    f"version={version}",
+                ],
+                capture_output=True,
+                text=True,
+            )
+            assert res.returncode == 0, res.stderr
+    sources = load_runs(db)
+    assert sorted((s.info.family, s.info.version) for s in sources) == [
+        ("mistral", "0.1"),
+        ("mistral", "0.2"),
+    ]
+    out = tmp_path / "rep"
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lem.cli.main",
+            "report",
+            "--db",
+            db,
+            "--out",
+            str(out),
+            "--no-plots",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    rows = summary["scorers"]["lek-v2"]["lineages"]["mistral"]
+    assert [r["version"] for r in rows] == ["0.1", "0.2"]
+    export_ab_jsonl(db, tmp_path / "ab.jsonl")
+    assert read_ab_jsonl(tmp_path / "ab.jsonl").summary.extra["tags"]["family"] == "mistral"

@@ -72,6 +72,11 @@ class ABConfig(BaseModel):
         None, description="Judge endpoint for judge:RUBRIC@MODEL scorers: openai:URL#MODEL."
     )
     name: str | None = Field(None, description="A label for the run (not part of its id).")
+    tags: dict[str, str] = Field(
+        default_factory=dict,
+        description="Labels for reports, e.g. family=mistral version=0.2 base=NAME "
+        "(not part of the run id).",
+    )
     lease_s: float = Field(1800.0, gt=0, description="Seconds a claimed item stays reserved.")
 
     @field_validator("dtype")

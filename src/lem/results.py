@@ -74,6 +74,8 @@ def ab_file_from_store(store: Store, run_id: str, scorer: str = "lek-v2") -> ABF
         ts=finished or iso_now(),
         condition_order=cond_order,
     )
+    if manifest.get("tags"):
+        summary.extra["tags"] = dict(manifest["tags"])
     return ABFile(probes=list(probes.values()), summary=summary)
 
 

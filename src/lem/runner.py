@@ -197,6 +197,7 @@ def prepare(config: ABConfig, backend: Backend, store: Store | None = None) -> E
             {"id": s.id, "version": s.version, "definition_hash": s.definition_hash()}
             for s in scorers
         ],
+        "tags": dict(config.tags),
         "versions": library_versions(),
         "host": {"hostname": socket.gethostname(), "platform": platform.platform()},
         "items": len(plan),

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from lem.cli.progress import RichProgress
 from lem.config import ABConfig, load_config
+from lem.errors import InputError
 
 __all__ = ["ab"]
 
@@ -20,6 +21,18 @@ def _split(values: list[str] | None) -> list[str] | None:
     if not values:
         return None
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def _tags(values: list[str] | None) -> dict[str, str] | None:
+    if not values:
+        return None
+    out: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--tag {item!r} must be KEY=VALUE, e.g. family=mistral")
+        out[key.strip()] = value.strip()
+    return out
 
 
 def ab(
@@ -60,6 +73,9 @@ def ab(
     scorer: list[str] | None = typer.Option(None, "--scorer", help=_H("scorers")),
     judge: str | None = typer.Option(None, "--judge", help=_H("judge")),
     name: str | None = typer.Option(None, "--name", help=_H("name")),
+    tag: list[str] | None = typer.Option(
+        None, "--tag", help="KEY=VALUE label for reports (family, version, base); repeatable."
+    ),
     out_jsonl: Path | None = typer.Option(
         None, "--out-jsonl", help="Also write the run as upstream A/B JSONL to this file."
     ),
@@ -98,6 +114,7 @@ def ab(
             "scorers": _split(scorer),
             "judge": judge,
             "name": name,
+            "tags": _tags(tag),
         }
     )
     probe_set, conditions, _ = load_inputs(cfg, **scorer_options(cfg))
