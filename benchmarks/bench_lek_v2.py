@@ -230,7 +230,7 @@ def build_corpus(n: int, seed: int) -> list[str]:
 # ---- timing ------------------------------------------------------------------------------
 
 
-def _best_time(
+def best_time(
     funcs: dict[str, Callable[[list[str]], Any]], texts: list[str], rounds: int
 ) -> dict[str, float]:
     best = dict.fromkeys(funcs, float("inf"))
@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         "lem": lambda batch: [scorer.score(t) for t in batch],
         "lem_batch": scorer.score_batch,
     }
-    times = _best_time(funcs, texts, args.rounds)
+    times = best_time(funcs, texts, args.rounds)
     chars = sum(map(len, texts))
     rate = {name: len(texts) / seconds for name, seconds in times.items()}
     result = {

@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ except ImportError:
     from lem.scoring.base import ScoreContext, Scorer, get_scorer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_lek_v2 import build_corpus
+from bench_lek_v2 import best_time, build_corpus
 
 __all__ = ["main"]
 
@@ -53,18 +52,6 @@ def _runner(scorer: Scorer, contexts: list[ScoreContext]) -> Callable[[list[str]
     return run
 
 
-def _best_time(
-    funcs: dict[str, Callable[[list[str]], Any]], texts: list[str], rounds: int
-) -> dict[str, float]:
-    best = dict.fromkeys(funcs, float("inf"))
-    for _ in range(rounds):
-        for name, func in funcs.items():
-            start = time.perf_counter()
-            func(texts)
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--n", type=int, default=10_000, help="number of responses")
@@ -78,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     scorers = {name: get_scorer(name) for name in ("lek-v2", "lek-v3")}
     funcs = {name: _runner(scorer, contexts) for name, scorer in scorers.items()}
     means = {name: sum(func(texts)) / len(texts) for name, func in funcs.items()}
-    times = _best_time(funcs, texts, args.rounds)
+    times = best_time(funcs, texts, args.rounds)
     rate = {name: len(texts) / seconds for name, seconds in times.items()}
     ratio = rate["lek-v3"] / rate["lek-v2"]
     result = {

@@ -117,11 +117,20 @@ class Scorer(abc.ABC):
 
         The default scores one at a time; scorers with a cheaper batch path override it.
         """
+        ctxs = self.paired_contexts(texts, contexts)
+        return [self.score(t, context=c) for t, c in zip(texts, ctxs, strict=True)]
+
+    @staticmethod
+    def paired_contexts(
+        texts: Sequence[str], contexts: Sequence[ScoreContext | None] | None
+    ) -> list[ScoreContext | None]:
+        """One context per text (``None`` when none were given); a length mismatch is a
+        programming error."""
         if contexts is None:
-            return [self.score(t) for t in texts]
+            return [None] * len(texts)
         if len(contexts) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(contexts)} contexts")
-        return [self.score(t, context=c) for t, c in zip(texts, contexts, strict=True)]
+        return list(contexts)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id} v{self.version}>"

@@ -478,9 +478,7 @@ class JudgeScorer(Scorer):
         Identical judgements in one batch are requested once. A transport failure (after
         the backend's retries) is a failed score that is not cached.
         """
-        ctxs: Sequence[ScoreContext | None] = [None] * len(texts) if contexts is None else contexts
-        if len(ctxs) != len(texts):
-            raise ValueError(f"{len(texts)} texts but {len(ctxs)} contexts")
+        ctxs = self.paired_contexts(texts, contexts)
         results: list[ScoreResult | None] = [None] * len(texts)
         slots: dict[str, list[int]] = {}
         prompts: dict[str, str] = {}

@@ -576,8 +576,7 @@ class LekV2Scorer(Scorer):
         contexts: Sequence[ScoreContext | None] | None = None,
     ) -> list[ScoreResult]:
         """Score many texts (contexts are ignored: the rule looks at the text only)."""
-        if contexts is not None and len(contexts) != len(texts):
-            raise ValueError(f"{len(texts)} texts but {len(contexts)} contexts")
+        self.paired_contexts(texts, contexts)
         return [
             ScoreResult(value=_combine(signals), signals=signals)
             for signals in lek_v2_signals_batch(texts)

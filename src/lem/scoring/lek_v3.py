@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 
 from lem.reasoning import split_reasoning
 from lem.scoring.base import ScoreContext, Scorer, ScoreResult, register_scorer
+from lem.scoring.lek_v2 import LEK_V2_SIGNALS
 
 __all__ = [
     "AXIOM_TERMS",
@@ -254,20 +255,7 @@ SPECIAL_TOKENS: tuple[str, ...] = (
 )
 
 LEK_V3_SIGNALS: tuple[str, ...] = (
-    "compliance_markers",
-    "formulaic_preamble",
-    "degeneration",
-    "empty_broken",
-    "first_person",
-    "creative_form",
-    "engagement_depth",
-    "emotional_register",
-    "nuance",
-    "specificity",
-    "axiom_resonance",
-    "perspective_taking",
-    "metaphor",
-    "questioning",
+    *LEK_V2_SIGNALS,
     "kernel_echo",
     "repeated_4gram_share",
     "max_sentence_count",

@@ -381,8 +381,7 @@ class SemanticAxiomsScorer(Scorer):
         contexts: Sequence[ScoreContext | None] | None = None,
     ) -> list[ScoreResult]:
         """Score many responses, embedding them ``batch_size`` pieces at a time."""
-        if contexts is not None and len(contexts) != len(texts):
-            raise ValueError(f"{len(texts)} texts but {len(contexts)} contexts")
+        self.paired_contexts(texts, contexts)
         results: list[ScoreResult | None] = [None] * len(texts)
         todo = [i for i, t in enumerate(texts) if t.strip()]
         for i, t in enumerate(texts):
