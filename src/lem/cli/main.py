@@ -19,8 +19,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.command("ab", help=ab.__doc__)(ab.ab)
-app.command("report", help=report.__doc__)(report.report)
+
+
+def _one_paragraph(doc: str | None) -> str:
+    return " ".join((doc or "").split())
+
+
+app.command("ab", help=_one_paragraph(ab.__doc__))(ab.ab)
+app.command("report", help=_one_paragraph(report.__doc__))(report.report)
 app.add_typer(probes.app, name="probes")
 app.add_typer(probes.kernels_app, name="kernels")
 app.add_typer(score.app, name="score")
