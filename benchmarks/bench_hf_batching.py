@@ -5,6 +5,12 @@ conditions) with lem's batched backend and with batch size 1, checks the texts a
 identical, and prints tokens/s for both and the ratio.
 
     python benchmarks/bench_hf_batching.py [--model demo] [--n 64] [--batch-size 16]
+    python benchmarks/bench_hf_batching.py --random-model 512x8   # ~30M params, random weights
+
+``--random-model HIDDENxLAYERS`` builds a Llama of that size with random weights and the
+demo model's tokenizer in a temporary folder: a stand-in for a realistic model size, where
+compute rather than per-step overhead dominates (random weights rarely emit end-of-turn, so
+every row runs to --max-tokens).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import argparse
 import json
 import platform
 import time
+from pathlib import Path
 
 from lem.backends.base import GenerationRequest, SamplingParams
 from lem.backends.hf import HFBackend
@@ -21,8 +28,10 @@ from lem.kernels import resolve_kernels
 from lem.probes import load_probes
 
 
-def requests(n: int, max_tokens: int) -> list[GenerationRequest]:
-    conds = parse_conditions(["baseline", "system:lek"], resolve_kernels([]))
+def requests(
+    n: int, max_tokens: int, conditions: tuple[str, ...] = ("baseline", "system:lek")
+) -> list[GenerationRequest]:
+    conds = parse_conditions(list(conditions), resolve_kernels([]))
     probes = list(load_probes())
     sampling = SamplingParams(max_tokens=max_tokens)
     out = []
@@ -31,6 +40,44 @@ def requests(n: int, max_tokens: int) -> list[GenerationRequest]:
         msgs = cond.messages(probes[i % len(probes)].prompt)
         out.append(GenerationRequest(key=f"r{i}", messages=msgs, sampling=sampling))
     return out
+
+
+def build_random_model(spec: str) -> str:
+    """A random-weight Llama (``HIDDENxLAYERS``) with the demo tokenizer, saved to a temp dir."""
+    import shutil
+    import tempfile
+
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from lem.backends.hf import resolve_model_dir
+
+    hidden, layers = (int(x) for x in spec.lower().split("x"))
+    demo = resolve_model_dir("demo")
+    out = Path(tempfile.mkdtemp(prefix="lem-bench-model-"))
+    for name in ("tokenizer.json", "tokenizer_config.json", "generation_config.json"):
+        if (demo / name).is_file():
+            shutil.copy(demo / name, out / name)
+    demo_cfg = json.loads((demo / "config.json").read_text())
+    torch.manual_seed(0)
+    cfg = LlamaConfig(
+        vocab_size=demo_cfg["vocab_size"],
+        hidden_size=hidden,
+        intermediate_size=hidden * 8 // 3,
+        num_hidden_layers=layers,
+        num_attention_heads=max(1, hidden // 64),
+        num_key_value_heads=max(1, hidden // 128),
+        max_position_embeddings=4096,
+        bos_token_id=demo_cfg.get("bos_token_id"),
+        eos_token_id=demo_cfg.get("eos_token_id"),
+        pad_token_id=demo_cfg.get("pad_token_id"),
+        tie_word_embeddings=True,
+    )
+    model = LlamaForCausalLM(cfg)
+    model.save_pretrained(out, safe_serialization=True)
+    params = sum(p.numel() for p in model.parameters())
+    print(f"random model {spec}: {params / 1e6:.1f}M parameters in {out}")
+    return str(out)
 
 
 def timed(backend: HFBackend, reqs: list[GenerationRequest]) -> tuple[float, dict[str, str], int]:
@@ -49,8 +96,18 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--json", default=None, help="Write the figures to this JSON file.")
+    ap.add_argument(
+        "--conditions",
+        default="baseline,system:lek",
+        help="Conditions the prompts cycle through (kernel ones make long prompts).",
+    )
+    ap.add_argument(
+        "--random-model", default=None, help="HIDDENxLAYERS: benchmark a random-weight model."
+    )
     args = ap.parse_args()
-    reqs = requests(args.n, args.max_tokens)
+    if args.random_model:
+        args.model = build_random_model(args.random_model)
+    reqs = requests(args.n, args.max_tokens, tuple(args.conditions.split(",")))
     batched = HFBackend(args.model, dtype=args.dtype, batch_size=args.batch_size)
     single = HFBackend(args.model, dtype=args.dtype, batch_size=1)
     timed(batched, reqs[:4])  # warm-up
@@ -58,8 +115,9 @@ def main() -> None:
     t_s, texts_s, tok_s = timed(single, reqs)
     same = sum(texts_b[k] == texts_s[k] for k in texts_b)
     res = {
-        "model": args.model,
+        "model": (args.random_model and f"random {args.random_model}") or args.model,
         "prompts": args.n,
+        "conditions": args.conditions,
         "batch_size": args.batch_size,
         "max_tokens": args.max_tokens,
         "dtype": args.dtype,
