@@ -139,3 +139,41 @@ def test_two_workers_sqlite(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_two_workers_postgres(pg_db: str) -> None:
     _two_workers_share_one_run(pg_db)
+
+
+def test_lease_heartbeat_keeps_long_claims_from_other_hosts(tmp_path: Path) -> None:
+    from lem.runner import LeaseHeartbeat
+    from lem.store import ItemPlan
+
+    store = Store(str(tmp_path / "l.db"))
+    plan = [
+        ItemPlan(
+            key=f"k{i}",
+            model_key="m",
+            messages="[]",
+            rendered_hash="h",
+            system_fallback=False,
+            sampling="{}",
+            sample_index=0,
+            seed=0,
+            position=i,
+            probe_id=f"p{i}",
+            category="c",
+            prompt="q",
+            condition="baseline",
+        )
+        for i in range(3)
+    ]
+    store.open_run("r", name=None, config={}, manifest={})
+    store.add_plan("r", plan)
+    me, other = "thishost-x:1:a", "elsewhere:1:b"
+    assert store.claim(["k0", "k1", "k2"], me, lease_s=0.4) == ["k0", "k1", "k2"]
+    beat = LeaseHeartbeat(store, me, lease_s=0.4).start()
+    beat.hold(["k0", "k1"])
+    time.sleep(1.2)
+    assert store.claim(["k0", "k1", "k2"], other, lease_s=0.4) == ["k2"]  # k2 was not held
+    beat.stop()
+    assert beat.renewals >= 2
+    time.sleep(0.6)
+    assert store.claim(["k0", "k1"], other, lease_s=0.4) == ["k0", "k1"]  # leases lapsed
+    store.close()

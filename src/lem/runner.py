@@ -11,6 +11,7 @@ import json
 import platform
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,7 +41,15 @@ from lem.scoring.service import (
 )
 from lem.store import ItemPlan, Store, new_worker_id
 
-__all__ = ["Experiment", "ProgressHook", "RunOutcome", "execute", "prepare", "score_pending"]
+__all__ = [
+    "Experiment",
+    "LeaseHeartbeat",
+    "ProgressHook",
+    "RunOutcome",
+    "execute",
+    "prepare",
+    "score_pending",
+]
 
 ProgressHook = Callable[[str, dict[str, Any]], None]
 """Called with ("start", {total}) then ("result", {ok, tokens}) per generation, then ("end", {})."""
@@ -247,6 +256,47 @@ def _result_values(result: GenerationResult) -> dict[str, Any]:
     }
 
 
+class LeaseHeartbeat:
+    """Renews the leases of the claims in flight every ``lease_s / 3`` seconds, so a batch
+    that runs longer than a lease is never taken over by another worker."""
+
+    def __init__(self, store: Store, worker: str, lease_s: float) -> None:
+        self.store, self.worker, self.lease_s = store, worker, lease_s
+        self.keys: set[str] = set()
+        self.renewals = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lem-lease", daemon=True)
+
+    def hold(self, keys: list[str]) -> None:
+        with self._lock:
+            self.keys = set(keys)
+
+    def drop(self, key: str) -> None:
+        with self._lock:
+            self.keys.discard(key)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.lease_s / 3):
+            with self._lock:
+                keys = list(self.keys)
+            if keys:
+                try:
+                    self.store.renew(keys, self.worker, self.lease_s)
+                    self.renewals += 1
+                except Exception:  # a missed heartbeat only shortens the lease
+                    continue
+
+    def start(self) -> LeaseHeartbeat:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+
 def execute(exp: Experiment, store: Store, *, progress: ProgressHook | None = None) -> RunOutcome:
     """Generate and score every unfinished item of the experiment's run."""
     t0 = time.monotonic()
@@ -269,9 +319,11 @@ def execute(exp: Experiment, store: Store, *, progress: ProgressHook | None = No
     errors: list[str] = []
     batch_size = max(1, exp.backend.preferred_batch_size())
     claimed: list[str] = []
+    heartbeat = LeaseHeartbeat(store, worker, cfg.lease_s).start()
     try:
         for chunk in iter_chunks(todo, batch_size):
             claimed = store.claim([r["key"] for r in chunk], worker, cfg.lease_s)
+            heartbeat.hold(claimed)
             skipped += len(chunk) - len(claimed)
             if not claimed:
                 continue
@@ -291,6 +343,7 @@ def execute(exp: Experiment, store: Store, *, progress: ProgressHook | None = No
                 if result.key not in pending:
                     continue
                 pending.discard(result.key)
+                heartbeat.drop(result.key)
                 values = _result_values(result)
                 if by_key.get(result.key) and not result.system_fallback:
                     values["system_fallback"] = by_key[result.key].system_fallback
@@ -327,6 +380,7 @@ def execute(exp: Experiment, store: Store, *, progress: ProgressHook | None = No
         )
         raise
     finally:
+        heartbeat.stop()
         hook("end", {})
     remaining = len(store.unfinished(exp.run_id))
     status = "done" if remaining == 0 else ("failed" if failed else "partial")

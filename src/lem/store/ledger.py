@@ -381,6 +381,22 @@ class Store:
         order = {k: i for i, k in enumerate(key_list)}
         return sorted(claimed, key=order.__getitem__)
 
+    def renew(self, keys: Iterable[str], worker: str, lease_s: float) -> int:
+        """Extend this worker's leases on ``keys`` (a heartbeat for long generations)."""
+        key_list = list(keys)
+        renewed = 0
+        with self.engine.begin() as conn:
+            for chunk in _chunks(key_list, _CHUNK):
+                res = conn.execute(
+                    update(items)
+                    .where(
+                        items.c.key.in_(chunk), items.c.worker == worker, items.c.status == CLAIMED
+                    )
+                    .values(lease_until=time.time() + lease_s)
+                )
+                renewed += max(int(res.rowcount or 0), 0)
+        return renewed
+
     def release(self, keys: Iterable[str], worker: str) -> None:
         """Give back claims not worked on (e.g. on Ctrl-C)."""
         with self.engine.begin() as conn:
