@@ -286,6 +286,13 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def _summary_band(summary: Mapping[str, Any] | None) -> float:
+    """The report's improved/regressed band (``settings.band``), else upstream's 0.5."""
+    settings = (summary or {}).get("settings")
+    band = settings.get("band") if isinstance(settings, Mapping) else None
+    return float(band) if isinstance(band, int | float) and band >= 0 else 0.5
+
+
 def _summary_condition_means(
     summary: Mapping[str, Any], conditions: Sequence[str]
 ) -> dict[str, float] | None:
@@ -344,6 +351,7 @@ def _header_html(data: Mapping[str, Any], summary: Mapping[str, Any], *, title: 
                     deltas[i].append(cell["delta"])
                     model_deltas[row["m"]][i].append(cell["delta"])
     from_summary = _summary_condition_means(summary, conditions) if summary else None
+    band = _summary_band(summary)
 
     out = [f'<header class="top">\n<h1>{_esc(title)}</h1>\n']
     n_records = sum(counts)
@@ -359,15 +367,15 @@ def _header_html(data: Mapping[str, Any], summary: Mapping[str, Any], *, title: 
     if n:
         out.append('<table class="overview"><thead><tr><th>condition</th><th>responses</th>')
         out.append("<th>failed</th><th>mean score</th><th>mean Δ vs baseline</th>")
-        out.append("<th>regressed</th><th>rescued</th>")
+        out.append(f"<th>regressed (Δ &lt; −{band:g})</th><th>rescued (Δ &gt; {band:g})</th>")
         if from_summary:
             out.append("<th>mean (summary.json)</th>")
         out.append("</tr></thead><tbody>\n")
         for i, cond in enumerate(conditions):
             is_base = i == base
             ref = is_base and not _is_baseline(cond)
-            down = sum(1 for d in deltas[i] if d < 0)
-            up = sum(1 for d in deltas[i] if d > 0)
+            down = sum(1 for d in deltas[i] if d < -band)
+            up = sum(1 for d in deltas[i] if d > band)
             delta = _mean(deltas[i])
             cls = "" if delta is None else " neg" if delta < 0 else " pos" if delta > 0 else ""
             out.append(
