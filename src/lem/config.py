@@ -28,7 +28,8 @@ class ABConfig(BaseModel):
     model: str = Field(
         "demo",
         description="Model spec: hf:PATH (or a bare directory), hf:demo (bundled demo model), "
-        "openai:URL#MODEL for an OpenAI-compatible server.",
+        "mlx:PATH (MLX in-process, Apple Silicon), openai:URL#MODEL for an "
+        "OpenAI-compatible server.",
     )
     probes: str | None = Field(
         None, description="Probe set file (.json, .jsonl, .csv); default: lem's bundled set."

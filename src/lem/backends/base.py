@@ -213,7 +213,7 @@ def create_backend(spec: str, **options: Any) -> Backend:
 def _import_builtin() -> None:
     import importlib
 
-    for mod in ("lem.backends.hf", "lem.backends.openai"):
+    for mod in ("lem.backends.hf", "lem.backends.mlx", "lem.backends.openai"):
         try:
             importlib.import_module(mod)
         except ImportError:  # pragma: no cover - optional dependency missing

@@ -31,9 +31,14 @@ from lem.backends.base import (
     GenerationResult,
     Message,
     SamplingParams,
-    fold_system,
     iter_chunks,
     register_backend,
+)
+from lem.backends.templates import (
+    apply_chat_template,
+    encode_prompt,
+    probe_system_role,
+    render_prompt,
 )
 from lem.errors import BackendError
 
@@ -45,9 +50,6 @@ __all__ = ["DTYPES", "HFBackend", "resolve_model_dir"]
 DTYPES = ("float32", "float16", "bfloat16", "float64")
 _DTYPE_ALIASES = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}
 _DTYPE_ALIASES.update({"fp64": "float64", "double": "float64", "float": "float32"})
-
-_SYSTEM_PROBE = "lem-system-probe-7f3a9c"
-_USER_PROBE = "lem-user-probe-5c1e2d"
 
 
 def resolve_model_dir(target: str) -> Path:
@@ -71,7 +73,7 @@ def resolve_model_dir(target: str) -> Path:
     if not path.exists():
         raise BackendError(
             f"model directory {path} does not exist; pass a local Hugging Face model "
-            "directory (config.json + *.safetensors); the hf backend never downloads"
+            "directory (config.json + *.safetensors); lem never downloads models"
         )
     if not path.is_dir():
         raise BackendError(f"{path} is not a directory; pass a local Hugging Face model directory")
@@ -85,7 +87,7 @@ def resolve_model_dir(target: str) -> Path:
                 f"{path} has only PyTorch pickle weights (.bin/.pt); convert them to "
                 "safetensors (load, then save_pretrained(dir, safe_serialization=True))"
             )
-        raise BackendError(f"no *.safetensors weights in {path}; the hf backend needs safetensors")
+        raise BackendError(f"no *.safetensors weights in {path}; lem loads only safetensors weights")
     return path
 
 
@@ -225,34 +227,7 @@ class HFBackend(Backend):
     def _probe_system_role(self) -> bool:
         if not self._has_template:
             return True
-        probe = [
-            {"role": "system", "content": _SYSTEM_PROBE},
-            {"role": "user", "content": _USER_PROBE},
-        ]
-        try:
-            both = self._apply_template(probe)
-            alone = self._apply_template([{"role": "user", "content": _USER_PROBE}])
-        except Exception:
-            return False
-        if _SYSTEM_PROBE not in both or _USER_PROBE not in both or _USER_PROBE not in alone:
-            return False
-        try:
-            merged = self._apply_template(
-                [{"role": "user", "content": _SYSTEM_PROBE + "\n\n" + _USER_PROBE}]
-            )
-        except Exception:
-            merged = None
-        if both == merged:
-            return False
-        s_at = both.index(_SYSTEM_PROBE)
-        u_at = both.index(_USER_PROBE)
-        u_pre = alone[: alone.index(_USER_PROBE)]
-        u_post = alone[alone.index(_USER_PROBE) + len(_USER_PROBE) :]
-        if s_at < u_at:
-            gap = both[s_at + len(_SYSTEM_PROBE) : u_at]
-            return not (gap.strip() == "" or both[:s_at] == u_pre)
-        gap = both[u_at + len(_USER_PROBE) : s_at]
-        return not (gap.strip() == "" or both[s_at + len(_SYSTEM_PROBE) :] == u_post)
+        return probe_system_role(self._apply_template)
 
     def render(self, messages: list[Message]) -> tuple[str, bool]:
         """The exact prompt text and whether the system message was folded into the user turn.
@@ -263,39 +238,22 @@ class HFBackend(Backend):
         chat template each message becomes a ``System: …`` / ``User: …`` / ``Assistant: …``
         line, followed by ``Assistant:``.
         """
-        fallback = False
-        msgs = [dict(m) for m in messages]
-        if any(m.get("role") == "system" for m in msgs) and not self.supports_system_role():
-            msgs = fold_system(msgs)
-            fallback = True
-        if not self._has_template:
-            return _raw_prompt(msgs), fallback
-        return self._apply_template(msgs), fallback
+        apply = self._apply_template if self._has_template else None
+        return render_prompt(messages, apply, self.supports_system_role)
 
     def _apply_template(self, messages: list[dict[str, str]]) -> str:
-        text = self._tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True
-        )
-        if not isinstance(text, str):
-            raise BackendError(f"the chat template in {self.path} did not render to text")
-        return text
+        return apply_chat_template(self._tokenizer, messages, self.path)
 
     def _encode(self, text: str) -> list[int]:
-        """Token ids of a rendered prompt, with at most one leading BOS.
-
-        A chat template writes its own special tokens, so its text is encoded as is (as
-        ``apply_chat_template(tokenize=True)`` and vLLM do). A raw prompt gets the BOS the
-        tokenizer normally adds, but never an EOS.
-        """
-        ids: list[int] = self._tokenizer(text, add_special_tokens=False)["input_ids"]
-        bos = self._bos_id
-        if bos is None:
-            return ids
-        if not self._has_template and (not ids or ids[0] != bos) and self._adds_bos():
-            ids = [bos, *ids]
-        while len(ids) >= 2 and ids[0] == bos and ids[1] == bos:
-            ids = ids[1:]
-        return ids
+        """Token ids of a rendered prompt, with at most one leading BOS (see
+        :func:`~lem.backends.templates.encode_prompt`)."""
+        return encode_prompt(
+            self._tokenizer,
+            text,
+            has_template=self._has_template,
+            bos_id=self._bos_id,
+            adds_bos=self._adds_bos,
+        )
 
     def _adds_bos(self) -> bool:
         if self._tokenizer_adds_bos is None:
@@ -485,16 +443,6 @@ def _seeded_sampler(requests: list[GenerationRequest]) -> Any:
             return out
 
     return SeededSampler()
-
-
-def _raw_prompt(messages: list[dict[str, str]]) -> str:
-    """Plain-text prompt for tokenizers without a chat template."""
-    names = {"system": "System", "user": "User", "assistant": "Assistant"}
-    lines = [
-        f"{names.get(m.get('role', ''), m.get('role', '').title())}: {m.get('content', '')}"
-        for m in messages
-    ]
-    return "\n".join([*lines, "Assistant:"])
 
 
 def _as_id_list(value: Any) -> list[int]:
