@@ -87,7 +87,9 @@ def resolve_model_dir(target: str) -> Path:
                 f"{path} has only PyTorch pickle weights (.bin/.pt); convert them to "
                 "safetensors (load, then save_pretrained(dir, safe_serialization=True))"
             )
-        raise BackendError(f"no *.safetensors weights in {path}; lem loads only safetensors weights")
+        raise BackendError(
+            f"no *.safetensors weights in {path}; lem loads only safetensors weights"
+        )
     return path
 
 
