@@ -26,20 +26,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lem.backends.base import (
-    Backend,
     GenerationRequest,
     GenerationResult,
-    Message,
     SamplingParams,
     iter_chunks,
     register_backend,
 )
-from lem.backends.templates import (
-    apply_chat_template,
-    encode_prompt,
-    probe_system_role,
-    render_prompt,
-)
+from lem.backends.local import LocalModelBackend, as_id_list, describe_error
+from lem.backends.templates import has_chat_template
 from lem.errors import BackendError
 
 if TYPE_CHECKING:
@@ -105,7 +99,7 @@ class _Prepared:
 
 
 @register_backend("hf")
-class HFBackend(Backend):
+class HFBackend(LocalModelBackend):
     """A local transformers causal LM (safetensors only), generating in padded batches.
 
     ``target`` is a model directory or ``demo``; ``model`` is accepted for spec symmetry and
@@ -157,9 +151,9 @@ class HFBackend(Backend):
         lm.eval()
 
         tokenizer.padding_side = "left"
-        eos_ids = _as_id_list(getattr(lm.generation_config, "eos_token_id", None))
-        eos_ids += [i for i in _as_id_list(tokenizer.eos_token_id) if i not in eos_ids]
-        eos_ids += [i for i in _as_id_list(lm.config.eos_token_id) if i not in eos_ids]
+        eos_ids = as_id_list(getattr(lm.generation_config, "eos_token_id", None))
+        eos_ids += [i for i in as_id_list(tokenizer.eos_token_id) if i not in eos_ids]
+        eos_ids += [i for i in as_id_list(lm.config.eos_token_id) if i not in eos_ids]
         if tokenizer.pad_token_id is None:
             if tokenizer.eos_token is not None:
                 tokenizer.pad_token = tokenizer.eos_token
@@ -176,28 +170,7 @@ class HFBackend(Backend):
         )
         self._tokenizer: Any = tokenizer
         self._model: Any = lm
-        self._has_template = bool(getattr(tokenizer, "chat_template", None))
-        self._system_ok: bool | None = None
-        self._tokenizer_adds_bos: bool | None = None
-        self._fingerprint: str | None = None
-
-    # -- identity -----------------------------------------------------------------------
-
-    def identity(self) -> dict[str, Any]:
-        """Backend kind, absolute path, weights fingerprint (cached) and dtype name."""
-        if self._fingerprint is None:
-            from lem.fingerprint import weights_fingerprint
-
-            self._fingerprint = weights_fingerprint(self.path)
-        return {
-            "backend": "hf",
-            "path": str(self.path),
-            "fingerprint": self._fingerprint,
-            "dtype": self.dtype_name,
-        }
-
-    def preferred_batch_size(self) -> int:
-        return self.batch_size
+        self._has_template = has_chat_template(tokenizer)
 
     def close(self) -> None:
         """Drop the model and tokenizer and return cached accelerator memory."""
@@ -206,62 +179,6 @@ class HFBackend(Backend):
         self._model = None
         self._tokenizer = None
         _free_accelerator_memory()
-
-    # -- prompts ------------------------------------------------------------------------
-
-    def supports_system_role(self) -> bool:
-        """Whether the chat template gives a system message a turn of its own (cached).
-
-        The template renders ``[system: S, user: U]`` with two probe strings. The system
-        role is unsupported when rendering raises (Gemma's ``raise_exception``), when ``S``
-        is missing from the render (the template drops it), when the render equals that of
-        ``[user: S + "\\n\\n" + U]`` (Gemma 3 merges system text into the user turn), or
-        when ``S`` sits inside the user turn: directly after the whole preamble that
-        ``[user: U]`` renders before ``U`` (its user header included), or separated from
-        ``U`` by whitespace only, on either side. Markup between the user header and ``S``
-        (Llama 2's ``<<SYS>>``) counts as a system slot. Without a chat template the plain
-        ``System:`` line format is used, which has a system line, so this is True.
-        """
-        if self._system_ok is None:
-            self._system_ok = self._probe_system_role()
-        return self._system_ok
-
-    def _probe_system_role(self) -> bool:
-        if not self._has_template:
-            return True
-        return probe_system_role(self._apply_template)
-
-    def render(self, messages: list[Message]) -> tuple[str, bool]:
-        """The exact prompt text and whether the system message was folded into the user turn.
-
-        With a chat template the text is ``apply_chat_template(..., add_generation_prompt=
-        True)``. If the template cannot take a system message, system contents are joined
-        and put in front of the first user message as ``system + "\\n\\n" + user``. Without a
-        chat template each message becomes a ``System: …`` / ``User: …`` / ``Assistant: …``
-        line, followed by ``Assistant:``.
-        """
-        apply = self._apply_template if self._has_template else None
-        return render_prompt(messages, apply, self.supports_system_role)
-
-    def _apply_template(self, messages: list[dict[str, str]]) -> str:
-        return apply_chat_template(self._tokenizer, messages, self.path)
-
-    def _encode(self, text: str) -> list[int]:
-        """Token ids of a rendered prompt, with at most one leading BOS (see
-        :func:`~lem.backends.templates.encode_prompt`)."""
-        return encode_prompt(
-            self._tokenizer,
-            text,
-            has_template=self._has_template,
-            bos_id=self._bos_id,
-            adds_bos=self._adds_bos,
-        )
-
-    def _adds_bos(self) -> bool:
-        if self._tokenizer_adds_bos is None:
-            ids = self._tokenizer("a", add_special_tokens=True)["input_ids"]
-            self._tokenizer_adds_bos = bool(ids) and ids[0] == self._bos_id
-        return self._tokenizer_adds_bos
 
     # -- generation ---------------------------------------------------------------------
 
@@ -281,7 +198,9 @@ class HFBackend(Backend):
                 text, fallback = self.render(request.messages)
                 ids = self._encode(text)
             except Exception as exc:
-                yield GenerationResult(key=request.key, error=_describe(exc, "rendering failed"))
+                yield GenerationResult(
+                    key=request.key, error=describe_error(exc, "rendering failed")
+                )
                 continue
             prepared = _Prepared(
                 index=index,
@@ -311,7 +230,7 @@ class HFBackend(Backend):
                     system_fallback=row.fallback,
                     rendered_hash=row.rendered_hash,
                     time_s=time.perf_counter() - started,
-                    error=_describe(exc, "generation failed"),
+                    error=describe_error(exc, "generation failed"),
                 )
                 return
             for row in batch:
@@ -447,14 +366,6 @@ def _seeded_sampler(requests: list[GenerationRequest]) -> Any:
     return SeededSampler()
 
 
-def _as_id_list(value: Any) -> list[int]:
-    if value is None:
-        return []
-    if isinstance(value, int):
-        return [value]
-    return [int(v) for v in value]
-
-
 def _pick_device(device: str) -> str:
     import torch
 
@@ -494,8 +405,3 @@ def _free_accelerator_memory() -> None:
         and torch.backends.mps.is_available()
     ):
         mps.empty_cache()
-
-
-def _describe(exc: BaseException, what: str) -> str:
-    detail = " ".join(str(exc).split())
-    return f"{what}: {type(exc).__name__}: {detail}" if detail else f"{what}: {type(exc).__name__}"

@@ -23,21 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from lem.backends.base import (
-    Backend,
     GenerationRequest,
     GenerationResult,
-    Message,
     SamplingParams,
     register_backend,
 )
 from lem.backends.hf import resolve_model_dir
-from lem.backends.templates import (
-    apply_chat_template,
-    encode_prompt,
-    has_chat_template,
-    probe_system_role,
-    render_prompt,
-)
+from lem.backends.local import LocalModelBackend, as_id_list, describe_error
+from lem.backends.templates import has_chat_template
 from lem.errors import BackendError
 
 __all__ = ["MLXBackend"]
@@ -46,7 +39,7 @@ _MISSING = "the mlx backend needs `pip install mlx-lm` (Apple Silicon, or mlx[cp
 
 
 @register_backend("mlx")
-class MLXBackend(Backend):
+class MLXBackend(LocalModelBackend):
     """A local model directory (safetensors) run with ``mlx_lm.load``; spec ``mlx:PATH``.
 
     ``target`` is a model directory or ``demo``; ``model`` is accepted for spec symmetry
@@ -88,9 +81,9 @@ class MLXBackend(Backend):
                 f"{' '.join(str(exc).split())}"
             ) from exc
         tokenizer: Any = getattr(wrapper, "_tokenizer", wrapper)
-        eos_ids = _as_id_list(_generation_eos(self.path))
-        eos_ids += [i for i in _as_id_list(tokenizer.eos_token_id) if i not in eos_ids]
-        eos_ids += [i for i in _as_id_list(config.get("eos_token_id")) if i not in eos_ids]
+        eos_ids = as_id_list(_generation_eos(self.path))
+        eos_ids += [i for i in as_id_list(tokenizer.eos_token_id) if i not in eos_ids]
+        eos_ids += [i for i in as_id_list(config.get("eos_token_id")) if i not in eos_ids]
         self._eos_ids: list[int] = eos_ids
         self._strip_id: int | None = tokenizer.pad_token_id
         self._bos_id: int | None = tokenizer.bos_token_id
@@ -98,27 +91,6 @@ class MLXBackend(Backend):
         self._model: Any = lm
         self.dtype_name = _model_dtype(lm)
         self._has_template = has_chat_template(tokenizer)
-        self._system_ok: bool | None = None
-        self._tokenizer_adds_bos: bool | None = None
-        self._fingerprint: str | None = None
-
-    # -- identity -----------------------------------------------------------------------
-
-    def identity(self) -> dict[str, Any]:
-        """Backend kind, absolute path, weights fingerprint (cached) and weights dtype."""
-        if self._fingerprint is None:
-            from lem.fingerprint import weights_fingerprint
-
-            self._fingerprint = weights_fingerprint(self.path)
-        return {
-            "backend": "mlx",
-            "path": str(self.path),
-            "fingerprint": self._fingerprint,
-            "dtype": self.dtype_name,
-        }
-
-    def preferred_batch_size(self) -> int:
-        return self.batch_size
 
     def close(self) -> None:
         """Drop the model and return MLX's cached buffers."""
@@ -129,42 +101,6 @@ class MLXBackend(Backend):
             mx.clear_cache()
         except Exception:  # pragma: no cover - best effort
             pass
-
-    # -- prompts ------------------------------------------------------------------------
-
-    def supports_system_role(self) -> bool:
-        """Whether the chat template gives a system message a turn of its own (cached);
-        the rule of :func:`~lem.backends.templates.probe_system_role`, as in the hf
-        backend. Without a chat template the ``System:`` line format is used: True."""
-        if self._system_ok is None:
-            self._system_ok = (
-                probe_system_role(self._apply_template) if self._has_template else True
-            )
-        return self._system_ok
-
-    def render(self, messages: list[Message]) -> tuple[str, bool]:
-        """The exact prompt text and whether the system message was folded into the user
-        turn; identical to the hf backend's render for the same model directory."""
-        apply = self._apply_template if self._has_template else None
-        return render_prompt(messages, apply, self.supports_system_role)
-
-    def _apply_template(self, messages: list[dict[str, str]]) -> str:
-        return apply_chat_template(self._tokenizer, messages, self.path)
-
-    def _encode(self, text: str) -> list[int]:
-        return encode_prompt(
-            self._tokenizer,
-            text,
-            has_template=self._has_template,
-            bos_id=self._bos_id,
-            adds_bos=self._adds_bos,
-        )
-
-    def _adds_bos(self) -> bool:
-        if self._tokenizer_adds_bos is None:
-            ids = self._tokenizer("a", add_special_tokens=True)["input_ids"]
-            self._tokenizer_adds_bos = bool(ids) and ids[0] == self._bos_id
-        return self._tokenizer_adds_bos
 
     # -- generation ---------------------------------------------------------------------
 
@@ -185,13 +121,15 @@ class MLXBackend(Backend):
             text, fallback = self.render(request.messages)
             ids = self._encode(text)
         except Exception as exc:
-            return GenerationResult(key=request.key, error=_describe(exc, "rendering failed"))
+            return GenerationResult(key=request.key, error=describe_error(exc, "rendering failed"))
         rendered_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
         try:
             result = self._decode(request, ids)
         except Exception as exc:
             result = GenerationResult(
-                key=request.key, prompt_tokens=len(ids), error=_describe(exc, "generation failed")
+                key=request.key,
+                prompt_tokens=len(ids),
+                error=describe_error(exc, "generation failed"),
             )
         result.system_fallback = fallback
         result.rendered_hash = rendered_hash
@@ -295,16 +233,3 @@ def _model_dtype(model: Any) -> str:
         if mx.issubdtype(value.dtype, mx.floating):
             return str(value.dtype).rsplit(".", 1)[-1]
     return "unknown"
-
-
-def _as_id_list(value: Any) -> list[int]:
-    if value is None:
-        return []
-    if isinstance(value, int):
-        return [value]
-    return [int(v) for v in value]
-
-
-def _describe(exc: BaseException, what: str) -> str:
-    detail = " ".join(str(exc).split())
-    return f"{what}: {type(exc).__name__}: {detail}" if detail else f"{what}: {type(exc).__name__}"
