@@ -242,13 +242,18 @@ def best_time(
     return best
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def corpus_args(doc: str | None, argv: list[str] | None) -> argparse.Namespace:
+    """The options every scorer benchmark takes: corpus size and seed, rounds, JSON out."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
     parser.add_argument("--n", type=int, default=10_000, help="number of responses")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = corpus_args(__doc__, argv)
 
     texts = build_corpus(args.n, args.seed)
     scorer = LekV2Scorer()

@@ -12,7 +12,6 @@ the corpus.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -28,7 +27,7 @@ except ImportError:
     from lem.scoring.base import ScoreContext, Scorer, get_scorer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_lek_v2 import best_time, build_corpus
+from bench_lek_v2 import best_time, build_corpus, corpus_args
 
 __all__ = ["main"]
 
@@ -53,12 +52,7 @@ def _runner(scorer: Scorer, contexts: list[ScoreContext]) -> Callable[[list[str]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--n", type=int, default=10_000, help="number of responses")
-    parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
-    parser.add_argument("--json", type=Path, default=None, help="write the results here")
-    args = parser.parse_args(argv)
+    args = corpus_args(__doc__, argv)
 
     texts = build_corpus(args.n, args.seed)
     contexts = _contexts(len(texts))
