@@ -11,8 +11,14 @@ shorthand strings:
 ``"429"``, ``"500"`` any 3-digit status with a JSON error body (no ``Retry-After``)
 ``"slow"``           sleep ``slow_s`` seconds, then answer normally (client timed out)
 ``"drop"``           close the connection without sending any response
+``"trickle"``        send the headers, then the reply one byte every ``trickle_s``
+                     seconds (bytes sent are counted in ``trickled``)
 ``"reject_system"``  400 "System role not supported" if a system message is present,
                      otherwise answer normally
+
+Requests carrying lem's canary prompt (:data:`lem.backends.openai.CANARY_MESSAGES`, the
+model fingerprint a backend asks once) are answered by ``canary`` (default: the responder)
+without consuming the plan, and are left out of :attr:`chat_requests`.
 
 Use :func:`status` for a status with ``Retry-After`` or a custom body, and :func:`ok`
 for a reply with fixed content or extra latency. A normal answer's content comes from
@@ -41,6 +47,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from lem.backends.openai import CANARY_MESSAGES
 
 __all__ = [
     "Behaviour",
@@ -87,7 +95,7 @@ def status(
 def _parse(item: Behaviour | str) -> Behaviour:
     if isinstance(item, Behaviour):
         return item
-    if item in ("ok", "slow", "drop", "reject_system"):
+    if item in ("ok", "slow", "drop", "reject_system", "trickle"):
         return Behaviour(item)
     if item.isdigit() and len(item) == 3:
         return status(int(item))
@@ -128,7 +136,7 @@ class FakeOpenAIServer:
 
     ``plan`` is consumed one behaviour per chat request (more can be queued with
     :meth:`push`); ``default`` answers once it runs out. ``models`` is what
-    ``GET /v1/models`` lists (``models_status`` overrides its status, e.g. 404;
+    ``GET /v1/models`` lists (default none, like mlx_lm.server; ``models_status`` overrides its status, e.g. 404;
     ``models_delay_s`` makes it slow).
     ``served_model`` is the reply's ``model`` field when the request names none.
     ``api_key`` makes every endpoint demand ``Authorization: Bearer <api_key>`` (401
@@ -142,7 +150,7 @@ class FakeOpenAIServer:
         plan: Iterable[Behaviour | str] = (),
         *,
         default: Behaviour | str = "ok",
-        models: Iterable[str] = ("fake-model",),
+        models: Iterable[str] = (),
         models_status: int = 200,
         models_delay_s: float = 0.0,
         served_model: str = "fake-model",
@@ -154,6 +162,9 @@ class FakeOpenAIServer:
         slow_s: float = 2.0,
         latency_s: float = 0.0,
         finish_reason: str = "stop",
+        canary: Callable[[dict[str, Any]], str] | None = None,
+        trickle_s: float = 0.1,
+        serial: bool = False,
     ) -> None:
         self._plan: deque[Behaviour] = deque(_parse(b) for b in plan)
         self.default = _parse(default)
@@ -169,6 +180,13 @@ class FakeOpenAIServer:
         self.slow_s = slow_s
         self.latency_s = latency_s
         self.finish_reason = finish_reason
+        self.canary = canary
+        self.model_entries: dict[str, dict[str, Any]] = {}
+        self.models_fail_times = 0  # answer GET /v1/models with 503 this many times first
+        self.trickle_s = trickle_s
+        self.trickled = 0
+        self.serial = serial
+        self._serial_lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -233,7 +251,16 @@ class FakeOpenAIServer:
     @property
     def chat_requests(self) -> list[RecordedRequest]:
         with self._lock:
-            return [r for r in self.requests if r.path.endswith("/chat/completions")]
+            return [
+                r
+                for r in self.requests
+                if r.path.endswith("/chat/completions") and r.behaviour != "canary"
+            ]
+
+    @property
+    def canary_requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.behaviour == "canary"]
 
     def push(self, *behaviours: Behaviour | str) -> None:
         """Append behaviours to the fault plan."""
@@ -336,6 +363,26 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True
 
+    def _trickle(self, data: bytes) -> None:
+        fake = self.fake
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.flush()
+            for i in range(len(data)):
+                if fake._stop.is_set():
+                    break
+                self.wfile.write(data[i : i + 1])
+                self.wfile.flush()
+                with fake._lock:
+                    fake.trickled += 1
+                fake._sleep(fake.trickle_s)
+        except OSError:
+            pass
+        self.close_connection = True
+
     def _read_body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -372,10 +419,19 @@ class _Handler(BaseHTTPRequestHandler):
             fake = self.fake
             if fake.models_delay_s:
                 fake._sleep(fake.models_delay_s)
+            with fake._lock:
+                transient = fake.models_fail_times > 0
+                fake.models_fail_times -= int(transient)
+            if transient:
+                self._send(503, _error_body("loading", 503))
+                return
             if fake.models_status != 200:
                 self._send(fake.models_status, _error_body("models unavailable", 404))
                 return
-            data = [{"id": m, "object": "model", "owned_by": "fake"} for m in fake.models]
+            data = [
+                {"id": m, "object": "model", "owned_by": "fake", **fake.model_entries.get(m, {})}
+                for m in fake.models
+            ]
             self._send(200, json.dumps({"object": "list", "data": data}))
             return
         self._send(404, _error_body(f"no route {self.path}", 404))
@@ -387,6 +443,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, _error_body(f"no route {self.path}", 404))
             return
         fake = self.fake
+        if isinstance(body, dict) and body.get("messages") == CANARY_MESSAGES:
+            self._recorded(body, "canary")
+            if self._authorized():
+                answer = (fake.canary or fake.responder)(body)
+                self._send(200, json.dumps(fake.completion(body, answer)))
+            return
         behaviour = fake._next()
         rec = self._recorded(body, behaviour.kind)
         if not self._authorized():
@@ -394,11 +456,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict):
             self._send(400, _error_body("body must be a JSON object", 400))
             return
-        fake._enter()
-        try:
-            self._answer(behaviour, body, rec)
-        finally:
-            fake._leave()
+        with fake._serial_lock if fake.serial else contextlib.nullcontext():
+            fake._enter()
+            try:
+                self._answer(behaviour, body, rec)
+            finally:
+                fake._leave()
 
     def _answer(self, b: Behaviour, body: dict[str, Any], rec: RecordedRequest) -> None:
         fake = self.fake
@@ -412,6 +475,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if (b.kind == "reject_system" or fake.reject_system_role) and has_system:
             self._send(400, _error_body(SYSTEM_REJECTION, 400))
+            return
+        if b.kind == "trickle":
+            self._trickle(json.dumps(fake.completion(body, b.content)).encode("utf-8"))
             return
         if b.kind == "slow":
             fake._sleep(fake.slow_s)

@@ -489,13 +489,14 @@ def test_identity_and_fingerprint_cache(
     assert (fp.cache_dir() / "fingerprints.json").is_file()
 
     backend = HFBackend(str(model), dtype="float64")
-    assert backend.identity() == {
-        "backend": "hf",
-        "path": str(model.resolve()),
-        "fingerprint": first,
-        "dtype": "float64",
-    }
+    assert backend.identity() == {"backend": "hf", "fingerprint": first, "dtype": "float64"}
+    assert backend.provenance() == {"path": str(model.resolve())}
     assert hashed == []
+
+    moved = tmp_path / "moved-clone" / "model"
+    shutil.copytree(model, moved)
+    assert HFBackend(str(moved), dtype="float64").identity() == backend.identity()
+    hashed.clear()
     assert HFBackend(str(model)).identity()["dtype"] == "float32"
 
     other = build_tiny_model(tmp_path / "other", seed=1)

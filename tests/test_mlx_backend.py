@@ -50,7 +50,8 @@ def _requests(sampling: SamplingParams, seed: int = 0) -> list[GenerationRequest
 
 def test_spec_and_identity(demo: MLXBackend, demo_model_dir: Path) -> None:
     ident = demo.identity()
-    assert ident["backend"] == "mlx" and ident["path"] == str(demo_model_dir)
+    assert ident["backend"] == "mlx" and "path" not in ident
+    assert demo.provenance() == {"path": str(demo_model_dir)}
     assert len(ident["fingerprint"]) == 64 and ident["dtype"] == "float32"
     assert demo.preferred_batch_size() == 8
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,13 +17,15 @@ from lem.backends.base import (
     Message,
     SamplingParams,
     create_backend,
-    messages_hash,
+    prompt_hash,
 )
-from lem.backends.openai import OpenAIBackend, fold_system, normalize_base_url
+from lem.backends.openai import CANARY_MESSAGES, OpenAIBackend, fold_system, normalize_base_url
 from lem.errors import BackendError
-from tests.fake_openai_server import FakeOpenAIServer, ok, status
+from tests.fake_openai_server import FakeOpenAIServer, default_content, ok, status
 
 pytestmark = pytest.mark.timeout(30)
+
+CANARY = prompt_hash(default_content({"messages": CANARY_MESSAGES}))[:16]
 
 FAST = {"timeout": 2.0, "backoff": 0.01, "backoff_max": 0.05, "max_retries": 3}
 SYS_USER: list[Message] = [
@@ -40,7 +43,8 @@ def make() -> Iterator[Callable[..., tuple[FakeOpenAIServer, OpenAIBackend]]]:
     def _make(
         *, model: str | None = "m", server: dict[str, Any] | None = None, **opts: Any
     ) -> tuple[FakeOpenAIServer, OpenAIBackend]:
-        srv = FakeOpenAIServer(**(server or {})).start()
+        listed = {"models": [model]} if model else {}
+        srv = FakeOpenAIServer(**{**listed, **(server or {})}).start()
         servers.append(srv)
         backend = OpenAIBackend(srv.url, model, **{**FAST, **opts})
         backends.append(backend)
@@ -98,7 +102,7 @@ def test_success_passes_sampling_and_reads_reply(make: Callable[..., Any]) -> No
     assert res.finish_reason == "stop"
     assert res.time_s > 0
     assert res.system_fallback is False
-    assert res.rendered_hash == messages_hash(SYS_USER)
+    assert res.rendered_hash == prompt_hash(json.dumps(SYS_USER, ensure_ascii=False))
     assert res.extra == {"attempts": 1, "served_model": "m"}
 
     body = srv.chat_requests[0].body
@@ -113,10 +117,11 @@ def test_success_passes_sampling_and_reads_reply(make: Callable[..., Any]) -> No
     }
     assert backend.identity() == {
         "backend": "openai",
-        "base_url": srv.base_url,
         "model": "m",
         "served_model": "m",
+        "canary": CANARY,
     }
+    assert backend.provenance() == {"base_url": srv.base_url}
     assert backend.render(SYS_USER) == (json.dumps(SYS_USER), False)
     assert backend.preferred_batch_size() == 16
 
@@ -131,24 +136,28 @@ def test_model_omitted_when_not_given(make: Callable[..., Any]) -> None:
     assert srv.requests[0].method == "GET" and srv.requests[0].path == "/v1/models"
     assert backend.identity() == {
         "backend": "openai",
-        "base_url": srv.base_url,
         "model": "",
         "served_model": "listed-a",
+        "canary": CANARY,
     }
     assert res.extra["served_model"] == "s"
 
 
-def test_without_check_served_model_comes_from_first_reply(make: Callable[..., Any]) -> None:
-    srv, backend = make(model=None, check=False, server={"served_model": "from-reply"})
-    assert "served_model" not in backend.identity()
+def test_identity_never_depends_on_a_reply(make: Callable[..., Any]) -> None:
+    srv, backend = make(
+        model=None, check=False, server={"served_model": "from-reply", "models": ["fake-model"]}
+    )
+    before = backend.identity()
     assert one(backend, req()).ok
-    assert backend.identity()["served_model"] == "from-reply"
-    assert all(r.method == "POST" for r in srv.requests)
+    assert backend.identity() == before
+    assert before["served_model"] == "fake-model"  # the listing, not the reply's name
+    assert [r.method for r in srv.requests] == ["GET", "POST", "POST"]
+    assert len(srv.canary_requests) == 1  # asked once per backend
 
 
 def test_models_404_is_tolerated(make: Callable[..., Any]) -> None:
     _, backend = make(server={"models_status": 404})
-    assert "served_model" not in backend.identity()
+    assert backend.identity()["served_model"] == ""
     assert one(backend, req()).ok
 
 
@@ -177,8 +186,8 @@ def test_registered_and_created_from_spec() -> None:
     backend = create_backend("openai:http://127.0.0.1:9/#my-model", check=False, dtype="x")
     try:
         assert isinstance(backend, OpenAIBackend)
-        assert backend.identity()["model"] == "my-model"
-        assert backend.identity()["base_url"] == "http://127.0.0.1:9/v1"
+        assert backend.model == "my-model"
+        assert backend.provenance() == {"base_url": "http://127.0.0.1:9/v1"}
     finally:
         backend.close()
 
@@ -275,7 +284,7 @@ def test_system_rejection_folds_and_retries(make: Callable[..., Any]) -> None:
     folded = [{"role": "user", "content": "Be kind.\n\nhello there general kenobi"}]
     assert res.ok and res.system_fallback is True
     assert res.extra["attempts"] == 2
-    assert res.rendered_hash == messages_hash(folded)
+    assert res.rendered_hash == prompt_hash(json.dumps(folded, ensure_ascii=False))
     assert res.text == "echo: Be kind. hello there general kenobi"
     assert [r.messages for r in srv.chat_requests] == [SYS_USER, folded]
 
@@ -448,3 +457,188 @@ def test_server_not_answering_probe_raises_backend_error() -> None:
     msg = str(err.value)
     assert msg.startswith(f"cannot reach OpenAI-compatible server at {srv.base_url} (no answer")
     assert "\n" not in msg
+
+
+# -- hardening: identity, deadlines, malformed replies, queueing servers ----------------------
+
+
+def test_models_503_once_is_retried_and_identity_unchanged(make: Callable[..., Any]) -> None:
+    srv, steady = make()
+    expected = steady.identity()
+    srv.models_fail_times = 1
+    again = OpenAIBackend(srv.url, "m", **FAST)
+    try:
+        assert again.identity() == expected
+        assert [r.method for r in srv.requests].count("GET") == 3  # steady, 503, retry
+    finally:
+        again.close()
+
+
+def test_models_503_forever_is_one_line_error() -> None:
+    with FakeOpenAIServer(models=["m"], models_status=503) as srv:
+        with pytest.raises(BackendError) as err:
+            OpenAIBackend(srv.url, "m", **FAST)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert msg == (
+        f"OpenAI-compatible server at {srv.base_url} answered HTTP 503 to GET /v1/models "
+        "4 times; it is not ready: retry later"
+    )
+
+
+def test_unlisted_model_fails_naming_the_served_ones() -> None:
+    with FakeOpenAIServer(models=["llama-3", "qwen"]) as srv:
+        with pytest.raises(BackendError) as err:
+            OpenAIBackend(srv.url, "mistral", **FAST)
+        assert srv.chat_requests == []
+    assert str(err.value) == (
+        f"the server at {srv.base_url} does not serve model 'mistral'; it serves: "
+        "llama-3, qwen. Use one of them after '#' in the model spec"
+    )
+
+
+def test_identity_is_content_not_url_and_catches_a_swap() -> None:
+    """Same served model at two URLs → one identity; new weights behind the same URL and
+    name (a different canary answer) → a new identity."""
+    with (
+        FakeOpenAIServer(models=["m"]) as a,
+        FakeOpenAIServer(models=["m"]) as b,
+        FakeOpenAIServer(models=["m"], canary=lambda _body: "purple, pink, grey") as swapped,
+    ):
+        ids = []
+        for srv in (a, b, swapped):
+            backend = OpenAIBackend(srv.url, "m", **FAST)
+            ids.append(backend.identity())
+            assert backend.provenance() == {"base_url": srv.base_url}
+            backend.close()
+    assert ids[0] == ids[1]
+    assert ids[2] != ids[0]
+    assert ids[2]["canary"] == prompt_hash("purple, pink, grey")[:16]
+    assert ids[0]["canary"] == CANARY
+
+
+def test_canary_can_be_replaced_by_a_declared_model_id(make: Callable[..., Any]) -> None:
+    srv, backend = make(canary=False, model_id="llama-3.1-8b-q4@sha:abc")
+    assert backend.identity() == {
+        "backend": "openai",
+        "model": "m",
+        "served_model": "m",
+        "model_id": "llama-3.1-8b-q4@sha:abc",
+    }
+    assert srv.canary_requests == []
+
+
+def test_canary_failure_is_one_line_error(make: Callable[..., Any]) -> None:
+    srv, backend = make(max_retries=0)
+    srv.canary = lambda _body: (_ for _ in ()).throw(RuntimeError("boom"))  # server bug: 500
+    with pytest.raises(BackendError, match=r"did not answer lem's canary prompt"):
+        backend.identity()
+
+
+def test_timeout_is_a_total_deadline_for_a_trickling_server(make: Callable[..., Any]) -> None:
+    srv, backend = make(server={"plan": ["trickle"], "trickle_s": 0.05}, timeout=0.6, max_retries=0)
+    full = len(json.dumps(srv.completion({"messages": [{"role": "user", "content": "say t"}]})))
+    res = one(backend, req("t"))
+    assert res.error == "timeout: no complete reply within 0.6 s"
+    assert res.extra["attempts"] == 1
+    assert 0 < srv.trickled < full  # the reply was still arriving when lem gave up
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (
+            {
+                "choices": [
+                    {"message": {"role": "assistant", "content": None}, "finish_reason": "length"}
+                ]
+            },
+            "malformed reply: the reply had no content (message.content is null, "
+            "finish_reason length)",
+        ),
+        ({"choices": {"0": 1}}, "malformed reply: 'choices' is a dict, not a list"),
+        (
+            {"choices": [{"message": "hello"}]},
+            "malformed reply: choices[0].message is a str, not an object",
+        ),
+        ({"choices": []}, "malformed reply: 'choices' is empty"),
+        ({"id": "x"}, "malformed reply: no 'choices' list"),
+        ([1, 2], "malformed reply: the reply is a JSON list, not an object"),
+        (
+            {"choices": [{"message": {"content": 42}}]},
+            "malformed reply: choices[0].message.content is a int, not text",
+        ),
+    ],
+)
+def test_malformed_and_empty_replies_are_failures(
+    make: Callable[..., Any], body: Any, reason: str
+) -> None:
+    srv, backend = make(server={"plan": [status(200, body=json.dumps(body))]})
+    res = one(backend, req("x"))
+    assert res.error == reason
+    assert res.text == ""
+    assert res.extra["attempts"] == 1
+
+
+def test_null_content_with_reasoning_is_an_answer(make: Callable[..., Any]) -> None:
+    body = {"choices": [{"message": {"content": None, "reasoning_content": "hmm"}}]}
+    _, backend = make(server={"plan": [status(200, body=json.dumps(body))]})
+    res = one(backend, req("x"))
+    assert res.ok and res.text == "" and res.reasoning == "hmm"
+
+
+def test_context_overflow_is_named_and_not_retried(make: Callable[..., Any]) -> None:
+    body = json.dumps(
+        {
+            "error": {
+                "message": "This model's maximum context length is 4096 tokens. However, "
+                "you requested 5500 tokens."
+            }
+        }
+    )
+    srv, backend = make(server={"plan": [status(400, body=body)]})
+    res = one(backend, req("x"))
+    assert res.error is not None
+    assert res.error.startswith("prompt + max_tokens exceed the server's context (HTTP 400: ")
+    assert res.extra == {"attempts": 1, "context_overflow": True}
+    assert len(srv.chat_requests) == 1
+
+
+def test_server_reported_context_length_is_read() -> None:
+    with FakeOpenAIServer(models=["m"]) as srv:
+        srv.model_entries = {"m": {"max_model_len": 8192}}
+        backend = OpenAIBackend(srv.url, "m", **FAST)
+        try:
+            assert backend.context_length() == 8192
+        finally:
+            backend.close()
+
+
+def test_queueing_server_lowers_concurrency(make: Callable[..., Any]) -> None:
+    """A server that answers one request at a time (mlx_lm.server): with 4 in flight the
+    queued ones time out while the first completes, so concurrency is halved until the
+    run goes through."""
+    srv, backend = make(
+        server={"serial": True, "latency_s": 0.25}, concurrency=4, timeout=0.6, max_retries=6
+    )
+    results = list(backend.generate([req(f"k{i}") for i in range(8)]))
+    assert sorted(r.key for r in results) == [f"k{i}" for i in range(8)]
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert backend.effective_concurrency < 4
+    notes = backend.notices()
+    assert len(notes) >= 1
+    assert notes[-1].startswith(f"server at {srv.base_url} let queued requests time out")
+    assert notes[-1].endswith(f"--concurrency {backend.effective_concurrency}")
+
+
+def test_fixed_concurrency_when_adaptation_is_off(make: Callable[..., Any]) -> None:
+    _, backend = make(
+        server={"serial": True, "latency_s": 0.25},
+        concurrency=4,
+        timeout=0.6,
+        max_retries=0,
+        adaptive_concurrency=False,
+    )
+    results = list(backend.generate([req(f"k{i}") for i in range(4)]))
+    assert any(not r.ok for r in results)
+    assert backend.effective_concurrency == 4 and backend.notices() == []

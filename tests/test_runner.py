@@ -174,8 +174,10 @@ def test_export_round_trips_through_the_reader(tmp_path: Path) -> None:
                 db=db,
             )
         )
-    path = export_ab_jsonl(db, tmp_path / "ab.jsonl", out.run_id)
+    path = tmp_path / "ab.jsonl"
+    written = export_ab_jsonl(db, path, out.run_id)
     back = read_ab_jsonl(path)
+    assert [p.to_dict() for p in back.probes] == [p.to_dict() for p in written.probes]
     built = run_results(db, out.run_id)
     assert [p.to_dict() for p in back.probes] == [p.to_dict() for p in built.probes]
     assert back.summary.to_dict() == built.summary.to_dict()

@@ -7,6 +7,7 @@ from typing import Any
 
 from lem.backends.base import Backend, create_backend
 from lem.config import ABConfig, load_config
+from lem.errors import InputError
 from lem.formats.ab_jsonl import ABFile, write_ab_jsonl
 from lem.results import ab_file_from_store
 from lem.runner import ProgressHook, RunOutcome, execute, load_inputs, prepare, scorer_options
@@ -37,6 +38,8 @@ def backend_for(config: ABConfig) -> Backend:
         concurrency=config.concurrency,
         timeout=config.timeout,
         max_retries=config.max_retries,
+        model_id=config.model_id,
+        canary=config.canary,
     )
 
 
@@ -68,21 +71,30 @@ def run_ab(
         store.close()
 
 
-def run_results(db: str, run_id: str | None = None, scorer: str = "lek-v2") -> ABFile:
-    """A stored run as upstream A/B records with its summary (latest run by default)."""
-    store = Store(db)
+def run_results(db: str, run_id: str | None = None, scorer: str | None = None) -> ABFile:
+    """A stored run as upstream A/B records with its summary (latest run by default);
+    ``scorer`` fills ``lek_score`` (default: the run's first scorer)."""
+    store = Store(db, create=False)
     try:
         return ab_file_from_store(store, run_id or store.latest_run_id(), scorer)
     finally:
         store.close()
 
 
-def export_ab_jsonl(db: str, out: str | Path, run_id: str | None = None) -> Path:
-    """Write a stored run in the upstream A/B JSONL format."""
-    abfile = run_results(db, run_id)
+def export_ab_jsonl(
+    db: str, out: str | Path, run_id: str | None = None, scorer: str | None = None
+) -> ABFile:
+    """Write a stored run in the upstream A/B JSONL format and return what was written.
+    Failed or unfinished generations are listed per probe under ``errors`` (condition →
+    reason); nothing is created when the store or run does not exist."""
     path = Path(out)
+    if path.is_dir():
+        raise InputError(f"--out {path} is a directory; give a .jsonl file path")
+    if not path.parent.is_dir():
+        raise InputError(f"--out {path}: folder {path.parent} does not exist; create it first")
+    abfile = run_results(db, run_id, scorer)
     write_ab_jsonl(path, abfile)
-    return path
+    return abfile
 
 
 def score_text(text: str, scorer: str = "lek-v2") -> dict[str, Any]:

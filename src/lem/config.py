@@ -7,7 +7,7 @@ flags given on the command line win over the YAML file.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -23,13 +23,28 @@ DEFAULT_DB = "sqlite:///runs/lem.db"
 class ABConfig(BaseModel):
     """One A/B experiment: a model, conditions and probes, decoding and storage settings."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     model: str = Field(
         "demo",
         description="Model spec: hf:PATH (or a bare directory), hf:demo (bundled demo model), "
         "mlx:PATH (MLX in-process, Apple Silicon), openai:URL#MODEL for an "
         "OpenAI-compatible server.",
+    )
+    model_id: str | None = Field(
+        None,
+        description="openai: a name you declare for the served model (weights, quantisation); "
+        "part of its identity.",
+    )
+    canary: bool = Field(
+        True,
+        description="openai: fingerprint the served model by its greedy answer to a fixed "
+        "prompt, so swapped weights behind one URL are a new model.",
+    )
+    context_overflow: Literal["error", "warn"] = Field(
+        "error",
+        description="When prompt + max tokens exceed the model's context: refuse before "
+        "generating (error) or generate and flag the items (warn).",
     )
     probes: str | None = Field(
         None, description="Probe set file (.json, .jsonl, .csv); default: lem's bundled set."
@@ -47,7 +62,8 @@ class ABConfig(BaseModel):
     )
     conditions: list[str] = Field(
         default_factory=lambda: list(DEFAULT_CONDITIONS),
-        description="Conditions: baseline, system:K, prefix:K, sandwich:K, sandwich:S+P.",
+        description="Conditions: baseline, system:K, prefix:K, sandwich:K, sandwich:S+P; "
+        "NAME=SPEC names one (e.g. json=system:lek).",
     )
     samples: int = Field(1, ge=1, description="Generations per probe and condition.")
     temperature: float = Field(0.0, ge=0.0, description="Sampling temperature; 0 = greedy.")
@@ -122,7 +138,7 @@ def load_config(path: str | Path | None) -> ABConfig:
     if not p.is_file():
         raise InputError(f"config file {p} not found")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = yaml.safe_load(p.read_text(encoding="utf-8-sig"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""

@@ -135,7 +135,7 @@ def load_kernel(path: str | Path, name: str | None = None, *, render: bool = Fal
     if not p.is_file():
         raise InputError(f"kernel {name!r}: file {p} not found; give NAME=PATH to an existing file")
     try:
-        raw = p.read_text(encoding="utf-8")
+        raw = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"kernel {name!r}: {p} is not UTF-8 text ({exc.reason})") from None
     if not raw.strip():

@@ -82,11 +82,20 @@ class ProbeSet:
     ) -> ProbeSet:
         """Subset by ids (in the order given), domains (case-insensitive), then a count.
 
-        An unknown id or domain is an error rather than an empty experiment.
+        Each ``probe_ids`` entry is an id taken verbatim when the set has it (ids may hold
+        commas), else a comma-separated list of ids. An unknown id or domain is an error
+        rather than an empty experiment.
         """
         probes = list(self.probes)
         if probe_ids:
-            probes = [self.by_id(pid) for pid in dict.fromkeys(probe_ids)]
+            ids = {p.id for p in self.probes}
+            picked = [
+                part.strip()
+                for entry in probe_ids
+                for part in ([entry] if entry in ids else entry.split(","))
+                if part.strip()
+            ]
+            probes = [self.by_id(pid) for pid in dict.fromkeys(picked)]
         if domains:
             known = {d.lower(): d for d in self.domains()}
             wanted = set()
@@ -132,7 +141,7 @@ def load_probes(path: str | Path | None = None, *, bundled: bool | None = None) 
     if not p.is_file():
         raise InputError(f"probe file {p} not found; give an existing .json, .jsonl or .csv file")
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(
             f"probe file {p} is not UTF-8 text ({exc.reason} at byte {exc.start})"

@@ -14,11 +14,24 @@ from lem.store import Store
 __all__ = ["ab_file_from_store", "print_summary"]
 
 
-def ab_file_from_store(store: Store, run_id: str, scorer: str = "lek-v2") -> ABFile:
+def run_scorer_ids(manifest: dict[str, Any]) -> list[str]:
+    """The scorers a run was scored with, in the order given (lek-v2 for old manifests)."""
+    return [s["id"] for s in manifest.get("scorers") or []] or ["lek-v2"]
+
+
+def ab_file_from_store(store: Store, run_id: str, scorer: str | None = None) -> ABFile:
     """The run as upstream A/B JSONL records: one line per probe (sample 0 of each
-    condition), failed or unfinished generations listed under the probe's ``errors``."""
+    condition), failed or unfinished generations listed under the probe's ``errors``.
+
+    ``scorer`` fills ``lek_score`` and ``heuristic`` (default: the run's first scorer).
+    A run with several scorers also carries every scorer's result in each condition's
+    ``scores`` map; answers that were empty or whitespace-only carry ``empty_answer``.
+    """
     run = store.get_run(run_id)
     manifest = run["manifest"]
+    scorer_ids = run_scorer_ids(manifest)
+    scorer = scorer or scorer_ids[0]
+    all_scores = store.run_scores(run["run_id"]) if len(scorer_ids) > 1 else {}
     cond_order = [c["name"] for c in manifest["conditions"]]
     samples = int(manifest.get("samples", 1))
     probes: dict[str, ABProbe] = {}
@@ -51,6 +64,14 @@ def ab_file_from_store(store: Store, run_id: str, scorer: str = "lek-v2") -> ABF
             extra["reasoning"] = rec["reasoning"]
         if rec["system_fallback"]:
             extra["system_fallback"] = True
+        flags = rec.get("extra") or {}
+        if flags.get("empty_answer"):
+            extra["empty_answer"] = flags["empty_answer"]
+            extra["finish_reason"] = rec["finish_reason"]
+        if flags.get("context_overflow"):
+            extra["context_overflow"] = True
+        if all_scores:
+            extra["scores"] = all_scores.get(rec["key"], {})
         score = float(rec["score"])
         probe.conditions[rec["condition"]] = ABCondition(
             response=answer,
@@ -76,6 +97,8 @@ def ab_file_from_store(store: Store, run_id: str, scorer: str = "lek-v2") -> ABF
     )
     if manifest.get("tags"):
         summary.extra["tags"] = dict(manifest["tags"])
+    if scorer != "lek-v2":
+        summary.extra["scorer"] = scorer
     return ABFile(probes=list(probes.values()), summary=summary)
 
 
@@ -86,7 +109,8 @@ def print_summary(abfile: ABFile, console: Console, *, title: str = "") -> None:
     for probe in abfile.probes:
         for cond in probe.conditions:
             n_by_cond[cond] += 1
-    table = Table(title=title or f"lek-v2 by condition — {summary.model}", title_justify="left")
+    scorer = str(summary.extra.get("scorer") or "lek-v2")
+    table = Table(title=title or f"{scorer} by condition — {summary.model}", title_justify="left")
     for col in ("condition", "n", "mean", "Δ vs baseline", "improved", "regressed", "unchanged"):
         table.add_column(col, justify="left" if col == "condition" else "right")
     for row in summary.conditions:
@@ -104,7 +128,7 @@ def print_summary(abfile: ABFile, console: Console, *, title: str = "") -> None:
     cats = summary.categories
     if cats:
         conds = [row["name"] for row in summary.conditions]
-        dom = Table(title="mean lek-v2 by domain", title_justify="left")
+        dom = Table(title=f"mean {scorer} by domain", title_justify="left")
         dom.add_column("domain")
         for c in conds:
             dom.add_column(c, justify="right")
@@ -114,6 +138,17 @@ def print_summary(abfile: ABFile, console: Console, *, title: str = "") -> None:
     errors = sum(len(p.extra.get("errors", {})) for p in abfile.probes)
     if errors:
         console.print(f"[yellow]{errors} generation(s) failed or unfinished: not scored[/]")
+    empty: dict[str, int] = defaultdict(int)
+    for probe in abfile.probes:
+        for result in probe.conditions.values():
+            if result.extra.get("empty_answer"):
+                empty[str(result.extra.get("finish_reason") or "unknown")] += 1
+    if empty:
+        reasons = ", ".join(f"{n} finish_reason {r}" for r, n in sorted(empty.items()))
+        console.print(
+            f"[yellow]{sum(empty.values())} empty or whitespace-only answer(s) ({reasons}): "
+            "scored as given[/]"
+        )
 
 
 def _fmt(v: float | None) -> str:

@@ -25,12 +25,15 @@ from lem.backends.base import (
     GenerationResult,
     SamplingParams,
     iter_chunks,
+    prompt_hash,
 )
 from lem.conditions import Condition, parse_conditions
 from lem.config import ABConfig
+from lem.errors import InputError
 from lem.kernels import resolve_kernels
 from lem.probes import ProbeSet, load_probes
 from lem.reasoning import split_reasoning
+from lem.redact import redact, redact_obj
 from lem.scoring.base import ScoreContext, Scorer
 from lem.scoring.service import (
     build_scorers,
@@ -86,6 +89,9 @@ class Experiment:
     model_key: str
     plan: list[ItemPlan]
     manifest: dict[str, Any]
+    flags: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per item key: what planning found about it (e.g. ``context_overflow``), stored on
+    the item with its generation."""
 
 
 @dataclass
@@ -101,6 +107,7 @@ class RunOutcome:
     duration_s: float
     status: str
     errors: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
 
 
 def load_inputs(
@@ -144,12 +151,15 @@ def prepare(config: ABConfig, backend: Backend, store: Store | None = None) -> E
     model_key = _sha(identity)
     sampling_json = json.dumps(sampling.as_dict(), sort_keys=True)
     plan: list[ItemPlan] = []
+    overflow = _ContextCheck(backend, config.max_tokens)
+    flags: dict[str, dict[str, Any]] = {}
     position = 0
     for probe in probes:
         for cond in conditions:
             messages = cond.messages(probe.prompt)
             rendered, fallback = backend.render(messages)
-            rendered_hash = hashlib.sha256(rendered.encode("utf-8")).hexdigest()
+            rendered_hash = prompt_hash(rendered)
+            too_long = overflow.check(rendered, probe.id, cond.name)
             for sample in range(config.samples):
                 key = _sha(
                     {
@@ -159,6 +169,8 @@ def prepare(config: ABConfig, backend: Backend, store: Store | None = None) -> E
                         "sample": sample,
                     }
                 )
+                if too_long:
+                    flags[key] = {"context_overflow": too_long}
                 plan.append(
                     ItemPlan(
                         key=key,
@@ -187,11 +199,22 @@ def prepare(config: ABConfig, backend: Backend, store: Store | None = None) -> E
         "samples": config.samples,
     }
     run_id = _sha(resolved)[:16]
+    if overflow.count and config.context_overflow == "error":
+        raise InputError(
+            overflow.message() + "; shorten the kernel or prompts, lower "
+            "--max-tokens, or pass --context-overflow warn to generate anyway"
+        )
     manifest = {
         "run_id": run_id,
-        "model_spec": config.model,
+        "model_spec": redact(config.model),
         "model": identity,
         "model_key": model_key,
+        "model_location": backend.provenance(),
+        "context": {
+            "length": overflow.context,
+            "overflowing_items": len(flags),
+            "policy": config.context_overflow,
+        },
         "system_role": backend.supports_system_role(),
         "probes": {
             "source": probes.source,
@@ -222,7 +245,41 @@ def prepare(config: ABConfig, backend: Backend, store: Store | None = None) -> E
         model_key=model_key,
         plan=plan,
         manifest=manifest,
+        flags=flags,
     )
+
+
+class _ContextCheck:
+    """Compares each rendered prompt's token count plus ``max_tokens`` with the model's
+    context, when the backend knows both (local models; servers that report a length
+    and can count are checked too, others reject overflowing requests themselves)."""
+
+    def __init__(self, backend: Backend, max_tokens: int) -> None:
+        self.backend = backend
+        self.max_tokens = max_tokens
+        self.context = backend.context_length()
+        self.count = 0
+        self.worst: tuple[int, str, str] | None = None
+
+    def check(self, rendered: str, probe_id: str, condition: str) -> dict[str, int] | None:
+        if self.context is None:
+            return None
+        tokens = self.backend.count_tokens(rendered)
+        if tokens is None or tokens + self.max_tokens <= self.context:
+            return None
+        self.count += 1
+        if self.worst is None or tokens > self.worst[0]:
+            self.worst = (tokens, probe_id, condition)
+        return {"prompt_tokens": tokens, "max_tokens": self.max_tokens, "context": self.context}
+
+    def message(self) -> str:
+        assert self.worst is not None
+        tokens, probe_id, condition = self.worst
+        return (
+            f"{self.count} prompt(s) + --max-tokens {self.max_tokens} exceed the model's "
+            f"context of {self.context} tokens (longest: probe {probe_id} under {condition}, "
+            f"{tokens} prompt tokens)"
+        )
 
 
 def score_pending(store: Store, run_id: str, scorers: list[Scorer]) -> int:
@@ -238,9 +295,12 @@ def _context(plan: ItemPlan) -> ScoreContext:
     )
 
 
-def _result_values(result: GenerationResult) -> dict[str, Any]:
+def _result_values(result: GenerationResult, flags: dict[str, Any] | None = None) -> dict[str, Any]:
     answer, embedded = split_reasoning(result.text)
     reasoning = "\n\n".join(x for x in (result.reasoning, embedded) if x)
+    extra = {**(flags or {}), **result.extra}
+    if result.ok and not answer.strip():
+        extra["empty_answer"] = "empty" if not answer else "whitespace"
     return {
         "text": result.text,
         "answer": answer,
@@ -251,7 +311,7 @@ def _result_values(result: GenerationResult) -> dict[str, Any]:
         "finish_reason": result.finish_reason,
         "error": result.error,
         "system_fallback": result.system_fallback,
-        "extra": json.dumps(result.extra, sort_keys=True, default=str),
+        "extra": json.dumps(extra, sort_keys=True, default=str),
         **({"rendered_hash": result.rendered_hash} if result.rendered_hash else {}),
     }
 
@@ -302,11 +362,12 @@ def execute(exp: Experiment, store: Store, *, progress: ProgressHook | None = No
     t0 = time.monotonic()
     cfg = exp.config
     worker = new_worker_id()
+    notices = _identity_changes(store, exp)
     resumed = store.open_run(
         exp.run_id,
         name=cfg.name,
-        config=cfg.model_dump(),
-        manifest={**exp.manifest, "worker": worker},
+        config=redact_obj(cfg.model_dump()),
+        manifest=redact_obj({**exp.manifest, "worker": worker}),
     )
     new_items = store.add_plan(exp.run_id, exp.plan)
     score_pending(store, exp.run_id, exp.scorers)
@@ -344,7 +405,7 @@ def execute(exp: Experiment, store: Store, *, progress: ProgressHook | None = No
                     continue
                 pending.discard(result.key)
                 heartbeat.drop(result.key)
-                values = _result_values(result)
+                values = _result_values(result, exp.flags.get(result.key))
                 if by_key.get(result.key) and not result.system_fallback:
                     values["system_fallback"] = by_key[result.key].system_fallback
                 ok = result.ok
@@ -402,4 +463,24 @@ def execute(exp: Experiment, store: Store, *, progress: ProgressHook | None = No
         duration_s=duration,
         status=status,
         errors=errors,
+        notices=[*notices, *exp.backend.notices()],
     )
+
+
+def _identity_changes(store: Store, exp: Experiment) -> list[str]:
+    """A line for each earlier run of the same model spec whose model identity differs
+    from this one's (swapped weights behind one URL or path): the user should know why
+    nothing is resumed."""
+    spec = exp.manifest["model_spec"]
+    changed: list[str] = []
+    for run in store.list_runs():
+        m = run["manifest"]
+        if m.get("model_spec") != spec or m.get("model_key") in (None, exp.model_key):
+            continue
+        old, new = m.get("model") or {}, exp.manifest["model"]
+        what = [k for k in sorted({*old, *new}) if old.get(k) != new.get(k)]
+        changed.append(
+            f"model {spec} is not the model of run {run['run_id']} (changed: "
+            f"{', '.join(what) or 'identity'}): its answers are not reused"
+        )
+    return changed[-1:]

@@ -26,8 +26,8 @@ __all__ = [
     "available_backends",
     "create_backend",
     "fold_system",
-    "messages_hash",
     "parse_model_spec",
+    "prompt_hash",
     "register_backend",
 ]
 
@@ -115,10 +115,12 @@ def fold_system(messages: list[Message]) -> list[Message]:
     return [{"role": "user", "content": prefix}, *rest]
 
 
-def messages_hash(messages: list[Message]) -> str:
-    """Stable SHA-256 of a message list (the rendered prompt for chat servers)."""
-    blob = json.dumps(messages, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+def prompt_hash(rendered: str) -> str:
+    """The one definition of a generation's ``rendered_hash``: SHA-256 of the UTF-8 text
+    :meth:`Backend.render` returns (the exact prompt text for local models, the message
+    list JSON for chat servers). Planning and every backend use it, so the hash stored at
+    planning is the hash of what was generated."""
+    return hashlib.sha256(rendered.encode("utf-8")).hexdigest()
 
 
 class Backend(abc.ABC):
@@ -133,7 +135,17 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def identity(self) -> dict[str, Any]:
-        """What identifies this model for caching: kind, path or URL, weights fingerprint."""
+        """What identifies this model's outputs: its content, never its location.
+
+        Kind plus weights/tokenizer/chat-template fingerprint and dtype for local models;
+        served model name plus a behavioural fingerprint for servers. A path or URL never
+        enters it (see :meth:`provenance`), so the same model at another path or on
+        another host shares every work item.
+        """
+
+    def provenance(self) -> dict[str, Any]:
+        """Where the model was found (path, URL): recorded in the manifest, never hashed."""
+        return {}
 
     @abc.abstractmethod
     def generate(self, requests: list[GenerationRequest]) -> Iterator[GenerationResult]:
@@ -150,6 +162,18 @@ class Backend(abc.ABC):
 
     def preferred_batch_size(self) -> int:
         return 8
+
+    def context_length(self) -> int | None:
+        """The model's context in tokens (prompt + generation), if known."""
+        return None
+
+    def count_tokens(self, rendered: str) -> int | None:
+        """Tokens of a rendered prompt (from :meth:`render`), if this backend can count."""
+        return None
+
+    def notices(self) -> list[str]:
+        """One-line things the user should know after a run (e.g. lowered concurrency)."""
+        return []
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (threads, GPU memory)."""

@@ -18,7 +18,6 @@ would behave.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from lem.backends.base import (
     GenerationResult,
     SamplingParams,
     iter_chunks,
+    prompt_hash,
     register_backend,
 )
 from lem.backends.local import LocalModelBackend, as_id_list, describe_error
@@ -207,7 +207,7 @@ class HFBackend(LocalModelBackend):
                 request=request,
                 ids=ids,
                 fallback=fallback,
-                rendered_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                rendered_hash=prompt_hash(text),
             )
             sampling = request.sampling
             groups.setdefault((sampling.max_tokens, tuple(sampling.stop)), []).append(prepared)

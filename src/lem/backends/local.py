@@ -10,6 +10,7 @@ conversation gets the same rendered prompt and ``rendered_hash`` in every framew
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from lem.backends.templates import (
 )
 
 __all__ = ["LocalModelBackend", "as_id_list", "describe_error"]
+
+_CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length")
 
 
 class LocalModelBackend(Backend):
@@ -38,20 +41,41 @@ class LocalModelBackend(Backend):
     _fingerprint: str | None = None
 
     def identity(self) -> dict[str, Any]:
-        """Backend kind, absolute path, weights fingerprint (cached) and dtype name."""
+        """Backend kind, weights fingerprint (cached; it covers config, tokenizer and chat
+        template) and dtype name. The path is :meth:`provenance`, not identity."""
         if self._fingerprint is None:
             from lem.fingerprint import weights_fingerprint
 
             self._fingerprint = weights_fingerprint(self.path)
         return {
             "backend": self.name,
-            "path": str(self.path),
             "fingerprint": self._fingerprint,
             "dtype": self.dtype_name,
         }
 
+    def provenance(self) -> dict[str, Any]:
+        return {"path": str(self.path)}
+
     def preferred_batch_size(self) -> int:
         return self.batch_size
+
+    def context_length(self) -> int | None:
+        """``max_position_embeddings`` (or ``n_positions`` / ``max_seq_len`` /
+        ``seq_length``) from ``config.json``, looking inside ``text_config`` for
+        multimodal configs; None when the config names none."""
+        try:
+            config = json.loads((self.path / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        for section in (config, config.get("text_config") or {}):
+            for key in _CONTEXT_KEYS:
+                value = section.get(key) if isinstance(section, dict) else None
+                if isinstance(value, int) and value > 0:
+                    return value
+        return None
+
+    def count_tokens(self, rendered: str) -> int | None:
+        return len(self._encode(rendered))
 
     def supports_system_role(self) -> bool:
         """Whether the chat template gives a system message a turn of its own (cached).

@@ -15,7 +15,6 @@ EOS ids.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ from lem.backends.base import (
     GenerationRequest,
     GenerationResult,
     SamplingParams,
+    prompt_hash,
     register_backend,
 )
 from lem.backends.hf import resolve_model_dir
@@ -122,7 +122,7 @@ class MLXBackend(LocalModelBackend):
             ids = self._encode(text)
         except Exception as exc:
             return GenerationResult(key=request.key, error=describe_error(exc, "rendering failed"))
-        rendered_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        rendered_hash = prompt_hash(text)
         try:
             result = self._decode(request, ids)
         except Exception as exc:

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from lem.cli.progress import RichProgress
 from lem.config import ABConfig, load_config
 from lem.errors import InputError
+from lem.redact import redact
 
 __all__ = ["ab"]
 
@@ -40,7 +42,10 @@ def ab(
     model: str | None = typer.Option(None, "--model", "-m", help=_H("model")),
     probes: str | None = typer.Option(None, "--probes", help=_H("probes")),
     probe_ids: list[str] | None = typer.Option(
-        None, "--probe-ids", help="Only these probe ids (comma-separated or repeated)."
+        None,
+        "--probe-ids",
+        help="Only these probe ids: repeat the flag (each value is an id as written, commas "
+        "included) or give a comma-separated list.",
     ),
     domains: list[str] | None = typer.Option(
         None, "--domains", help="Only these domains (comma-separated or repeated)."
@@ -69,6 +74,11 @@ def ab(
     concurrency: int | None = typer.Option(None, "--concurrency", help=_H("concurrency")),
     timeout: float | None = typer.Option(None, "--timeout", help=_H("timeout")),
     max_retries: int | None = typer.Option(None, "--max-retries", help=_H("max_retries")),
+    model_id: str | None = typer.Option(None, "--model-id", help=_H("model_id")),
+    canary: bool | None = typer.Option(None, "--canary/--no-canary", help=_H("canary")),
+    context_overflow: str | None = typer.Option(
+        None, "--context-overflow", help=_H("context_overflow")
+    ),
     db: str | None = typer.Option(None, "--db", help=_H("db")),
     scorer: list[str] | None = typer.Option(None, "--scorer", help=_H("scorers")),
     judge: str | None = typer.Option(None, "--judge", help=_H("judge")),
@@ -90,7 +100,7 @@ def ab(
         {
             "model": model,
             "probes": probes,
-            "probe_ids": _split(probe_ids),
+            "probe_ids": probe_ids or None,
             "domains": _split(domains),
             "limit": limit,
             "kernels": kernel or None,
@@ -110,6 +120,9 @@ def ab(
             "concurrency": concurrency,
             "timeout": timeout,
             "max_retries": max_retries,
+            "model_id": model_id,
+            "canary": canary,
+            "context_overflow": context_overflow,
             "db": db,
             "scorers": _split(scorer),
             "judge": judge,
@@ -120,7 +133,7 @@ def ab(
     probe_set, conditions, _ = load_inputs(cfg, **scorer_options(cfg))
     console = Console(stderr=True)
     header = (
-        f"[bold]lem ab[/] model={cfg.model} probes={len(probe_set)} "
+        f"[bold]lem ab[/] model={escape(redact(cfg.model))} probes={len(probe_set)} "
         f"conditions={', '.join(c.name for c in conditions)} samples={cfg.samples}"
     )
     with RichProgress(console, enabled=not quiet, header=header) as bar:
@@ -132,14 +145,17 @@ def ab(
         f"{outcome.duration_s:.1f}s, status {outcome.status}"
     )
     for err in outcome.errors[:5]:
-        console.print(f"[red]  failed[/] {err}")
+        console.print(f"[red]  failed[/] {escape(err)}")
+    for note in outcome.notices:
+        console.print(f"[yellow]note:[/] {escape(note)}")
     abfile = api.run_results(cfg.db, outcome.run_id)
     print_summary(abfile, Console())
     if out_jsonl:
         api.export_ab_jsonl(cfg.db, out_jsonl, outcome.run_id)
         console.print(f"A/B JSONL written to {out_jsonl}")
     console.print(
-        f"export: lem export ab-jsonl --db {cfg.db} --run {outcome.run_id} --out FILE.jsonl"
+        f"export: lem export ab-jsonl --db {escape(redact(cfg.db))} --run {outcome.run_id} "
+        "--out FILE.jsonl"
     )
     if outcome.status == "failed":
         raise typer.Exit(1)

@@ -20,9 +20,20 @@ def ab_jsonl(
         None, "--run", help="Run id (or unique prefix); default latest."
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Output .jsonl file."),
+    scorer: str | None = typer.Option(
+        None, "--scorer", help="Scorer whose value fills lek_score; default: the run's first."
+    ),
 ) -> None:
-    """Write a run as upstream A/B JSONL (one line per probe, then a summary line)."""
+    """Write a run as upstream A/B JSONL (one line per probe, then a summary line).
+    Failed or unfinished generations are listed per probe under "errors"."""
     from lem.api import export_ab_jsonl
 
-    path = export_ab_jsonl(db, out, run)
-    typer.echo(f"wrote {path}")
+    abfile = export_ab_jsonl(db, out, run, scorer)
+    typer.echo(f"wrote {out}")
+    failed = sum(len(p.extra.get("errors", {})) for p in abfile.probes)
+    if failed:
+        typer.echo(
+            f"{failed} failed or unfinished generation(s) are not scored; they are listed "
+            'per probe under "errors"',
+            err=True,
+        )

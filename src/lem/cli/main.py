@@ -8,6 +8,7 @@ import typer
 
 from lem.cli import ab, export, probes, report, runs, score
 from lem.errors import LemError
+from lem.redact import redact
 
 __all__ = ["app", "main"]
 
@@ -47,7 +48,7 @@ def main() -> None:
     try:
         app()
     except LemError as exc:
-        print(f"lem: error: {exc}", file=sys.stderr)
+        print(f"lem: error: {redact(str(exc))}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print("lem: interrupted; re-run the same command to resume", file=sys.stderr)

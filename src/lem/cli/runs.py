@@ -21,7 +21,7 @@ def list_runs(db: str = _DB) -> None:
     """One row per run: id, model, conditions, progress, status."""
     from lem.store import Store
 
-    store = Store(db)
+    store = Store(db, create=False)
     table = Table()
     for col in ("run", "created", "model", "conditions", "done", "failed", "items", "status"):
         table.add_column(col)
@@ -47,7 +47,7 @@ def show_run(
     """Print a run's manifest as JSON."""
     from lem.store import Store
 
-    r = Store(db).get_run(run)
+    r = Store(db, create=False).get_run(run)
     typer.echo(
         json.dumps({"run_id": r["run_id"], "status": r["status"], **r["manifest"]}, indent=2)
     )

@@ -85,7 +85,7 @@ def score_run(
     from lem.store import Store
 
     scorers = build_scorers(scorer, **_scorer_options(scorer, judge, api_key_env, concurrency, db))
-    store = Store(db)
+    store = Store(db, create=False)
     run_ids = [store.get_run(r)["run_id"] for r in run] if run else [store.latest_run_id()]
     for run_id in run_ids:
         written = _run(store, run_id, scorers)

@@ -39,9 +39,12 @@ class Condition(abc.ABC):
     def messages(self, prompt: str) -> list[Message]:
         """The chat messages for one probe."""
 
+    spec: str = ""
+
     def manifest(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "spec": self.spec or self.name,
             "kind": self.kind,
             "kernels": [k.manifest() for k in self.kernels],
         }
@@ -82,16 +85,29 @@ def available_conditions() -> list[str]:
 
 
 def parse_condition(spec: str, kernels: Mapping[str, Kernel]) -> Condition:
-    """Build one condition from its spec string."""
+    """Build one condition from its spec string: ``KIND[:ARG]``, or ``NAME=KIND[:ARG]`` to
+    give it a name of its own (e.g. ``json=system:lek``, so exports carry another tool's
+    condition names). Without a name the spec itself is the name."""
     _load_builtin()
     spec = spec.strip()
+    name = spec
+    head, eq, rest = spec.partition("=")
+    if eq and ":" not in head:
+        name, spec = head.strip(), rest.strip()
+        if not name or any(ch.isspace() for ch in name):
+            raise InputError(
+                f"condition {head + eq + rest!r}: the name before '=' must be a non-empty "
+                "word, e.g. json=system:lek"
+            )
     kind, sep, arg = spec.partition(":")
     if kind not in _REGISTRY:
         raise InputError(
             f"unknown condition {spec!r}; kinds: {', '.join(available_conditions())} "
-            "(e.g. baseline, system:lek, prefix:lek, sandwich:lek)"
+            "(e.g. baseline, system:lek, prefix:lek, sandwich:lek, json=system:lek)"
         )
-    return _REGISTRY[kind].build(spec, arg if sep else None, kernels)
+    cond = _REGISTRY[kind].build(name, arg if sep else None, kernels)
+    cond.spec = spec
+    return cond
 
 
 def parse_conditions(specs: list[str], kernels: Mapping[str, Kernel]) -> list[Condition]:

@@ -297,7 +297,7 @@ def read_ab_jsonl(path: str | Path) -> ABFile:
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError(f"{p}: A/B results file not found; check the path") from None
     except (OSError, UnicodeDecodeError) as exc:

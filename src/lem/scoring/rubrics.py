@@ -137,7 +137,7 @@ def load_rubric(name_or_path: str | Path) -> Rubric:
             f"unknown rubric {ref!r}; bundled rubrics: {bundled}, or give a path to a YAML file"
         )
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"rubric file {path}: not UTF-8 text ({exc.reason})") from None
     except OSError as exc:

@@ -20,9 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, and_, create_engine, event, func, insert, select, update
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
 
 from lem.errors import StoreError
+from lem.redact import redact
 from lem.store.schema import SCHEMA_VERSION, items, meta, metadata, run_items, runs, scores
 
 __all__ = ["ItemPlan", "Store", "new_worker_id", "normalise_db_url", "utc_now"]
@@ -72,15 +81,6 @@ def normalise_db_url(db: str) -> str:
     return f"sqlite:///{Path(db).expanduser().resolve()}"
 
 
-def _redact(url: str) -> str:
-    head, sep, tail = url.partition("://")
-    if sep and "@" in tail:
-        creds, _, host = tail.rpartition("@")
-        user = creds.partition(":")[0]
-        return f"{head}://{user}:***@{host}"
-    return url
-
-
 @dataclass(frozen=True)
 class ItemPlan:
     """One planned generation of a run: the work item and its place in the run."""
@@ -103,13 +103,20 @@ class ItemPlan:
 class Store:
     """A run store on any SQLAlchemy URL (SQLite file by default, PostgreSQL for many hosts)."""
 
-    def __init__(self, db: str) -> None:
+    def __init__(self, db: str, *, create: bool = True) -> None:
+        """Open (and with ``create``, make) the store at ``db``. Read-only commands pass
+        ``create=False`` so a mistyped path is an error rather than a new empty store."""
         self.url = normalise_db_url(db)
-        self.display_url = _redact(self.url)
+        self.display_url = redact(self.url)
         if self.url.startswith("sqlite:///"):
             path = Path(self.url.removeprefix("sqlite:///"))
             if path.is_dir():
                 raise StoreError(f"--db {path} is a directory; give a file path or a URL")
+            if not create and not path.is_file():
+                raise StoreError(
+                    f"--db {path}: no lem store there (file not found); "
+                    "check the path, or run `lem ab --db` with it first"
+                )
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -128,19 +135,37 @@ class Store:
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
         try:
             try:
-                self._init_schema()
-            except SQLAlchemyError:
+                self._init_schema(create)
+            except (OperationalError, IntegrityError) as exc:
+                if _not_a_database(exc):
+                    raise
                 time.sleep(0.5)  # another worker may be creating the same tables right now
-                self._init_schema()
+                self._init_schema(create)
         except SQLAlchemyError as exc:
-            reason = str(exc.orig if hasattr(exc, "orig") else exc).splitlines()[0]
+            reason = redact(str(exc.orig if hasattr(exc, "orig") else exc).splitlines()[0])
+            if _not_a_database(exc):
+                raise StoreError(
+                    f"--db {self.display_url} is not a lem store ({reason}); "
+                    "give a lem store or a new file"
+                ) from None
             raise StoreError(f"--db {self.display_url}: cannot open the store ({reason})") from None
 
-    def _init_schema(self) -> None:
-        metadata.create_all(self.engine, checkfirst=True)
+    def _init_schema(self, create: bool = True) -> None:
+        names = set(sa_inspect(self.engine).get_table_names())
+        foreign = names if self.engine.dialect.name == "sqlite" else names & set(metadata.tables)
+        if meta.name not in names and (foreign or not create):
+            listed = ", ".join(sorted(names)[:5]) or "no tables"
+            raise StoreError(
+                f"--db {self.display_url} is not a lem store (it holds {listed}); "
+                "give a lem store, or a new file or database for a new one"
+            )
+        if create:
+            metadata.create_all(self.engine, checkfirst=True)
         with self.engine.begin() as conn:
             row = conn.execute(select(meta.c.value).where(meta.c.key == "schema")).first()
             if row is None:
+                if not create:
+                    raise StoreError(f"--db {self.display_url} is not a lem store (no schema)")
                 _insert_ignore(conn, meta, [{"key": "schema", "value": str(SCHEMA_VERSION)}])
             elif int(row[0]) > SCHEMA_VERSION:
                 raise StoreError(
@@ -428,19 +453,18 @@ class Store:
 
     # scores -----------------------------------------------------------------------------
     def add_scores(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert score rows, replacing any earlier row of the same (item, scorer, version)."""
+        """Write score rows, replacing any earlier row of the same (item, scorer, version).
+
+        One upsert per row (``ON CONFLICT DO UPDATE``), so two workers scoring the same
+        item at once (a worker joining mid-run, ``lem score run`` beside ``lem ab``) both
+        succeed and the last write wins.
+        """
         if not rows:
             return
+        now = utc_now()
+        values = [{**r, "created_at": now} for r in rows]
         with self.engine.begin() as conn:
-            for row in rows:
-                conn.execute(
-                    scores.delete().where(
-                        scores.c.item_key == row["item_key"],
-                        scores.c.scorer == row["scorer"],
-                        scores.c.version == row["version"],
-                    )
-                )
-            conn.execute(insert(scores), [{**r, "created_at": utc_now()} for r in rows])
+            _upsert(conn, scores, values, ["item_key", "scorer", "version"])
 
     def unscored(
         self, run_id: str, scorer: str, version: str, definition_hash: str
@@ -498,6 +522,7 @@ class Store:
                 items.c.rendered_hash,
                 items.c.attempts,
                 items.c.completed_at,
+                items.c.extra,
                 sc.c.value.label("score"),
                 sc.c.signals.label("signals"),
                 sc.c.version.label("scorer_version"),
@@ -518,11 +543,48 @@ class Store:
                 seen.add(row["key"])
                 rec = dict(row)
                 rec["signals"] = json.loads(rec["signals"]) if rec["signals"] else None
+                rec["extra"] = json.loads(rec["extra"]) if rec["extra"] else {}
                 yield rec
+
+    def run_scores(self, run_id: str) -> dict[str, dict[str, dict[str, Any]]]:
+        """Every score of the run's items: item key → scorer → the newest version's row
+        (value, version, definition_hash, status, reason, signals)."""
+        q = (
+            select(
+                scores.c.item_key,
+                scores.c.scorer,
+                scores.c.version,
+                scores.c.definition_hash,
+                scores.c.value,
+                scores.c.status,
+                scores.c.reason,
+                scores.c.signals,
+            )
+            .select_from(run_items.join(scores, scores.c.item_key == run_items.c.item_key))
+            .where(run_items.c.run_id == run_id)
+            .order_by(scores.c.version)
+        )
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(q).mappings():
+                out.setdefault(row["item_key"], {})[row["scorer"]] = {
+                    "value": row["value"],
+                    "version": row["version"],
+                    "definition_hash": row["definition_hash"],
+                    "status": row["status"],
+                    "reason": row["reason"],
+                    "signals": json.loads(row["signals"]) if row["signals"] else {},
+                }
+        return out
 
     def count_items(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(items)).scalar_one())
+
+
+def _not_a_database(exc: BaseException) -> bool:
+    """SQLite's answer when the file is something else (a text file, another format)."""
+    return isinstance(exc, DatabaseError) and "not a database" in str(exc)
 
 
 def _int_type() -> Any:
@@ -569,6 +631,28 @@ def _insert_ignore(conn: Any, table: Any, rows: list[dict[str, Any]]) -> int:
         return len(rows)
     res = conn.execute(stmt, rows)
     return max(int(res.rowcount or 0), 0)
+
+
+def _upsert(conn: Any, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    """Insert rows, updating the other columns of any row whose ``keys`` already exist."""
+    name = conn.dialect.name
+    stmt: Any
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(table)
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table)
+    else:  # pragma: no cover - other databases: delete then insert in one transaction
+        for row in rows:
+            conn.execute(table.delete().where(*(table.c[k] == row[k] for k in keys)))
+        conn.execute(insert(table), rows)
+        return
+    cols = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
+    for chunk in _chunks(rows, _CHUNK):
+        conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=cols), list(chunk))
 
 
 def _chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
