@@ -136,8 +136,8 @@ class FakeOpenAIServer:
 
     ``plan`` is consumed one behaviour per chat request (more can be queued with
     :meth:`push`); ``default`` answers once it runs out. ``models`` is what
-    ``GET /v1/models`` lists (default none, like mlx_lm.server; ``models_status`` overrides its status, e.g. 404;
-    ``models_delay_s`` makes it slow).
+    ``GET /v1/models`` lists (default none, like mlx_lm.server; ``models_status``
+    overrides its status, e.g. 404; ``models_delay_s`` makes it slow).
     ``served_model`` is the reply's ``model`` field when the request names none.
     ``api_key`` makes every endpoint demand ``Authorization: Bearer <api_key>`` (401
     otherwise). ``reasoning`` adds a ``reasoning_content`` field (``reasoning_field``

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -475,9 +474,11 @@ def test_models_503_once_is_retried_and_identity_unchanged(make: Callable[..., A
 
 
 def test_models_503_forever_is_one_line_error() -> None:
-    with FakeOpenAIServer(models=["m"], models_status=503) as srv:
-        with pytest.raises(BackendError) as err:
-            OpenAIBackend(srv.url, "m", **FAST)
+    with (
+        FakeOpenAIServer(models=["m"], models_status=503) as srv,
+        pytest.raises(BackendError) as err,
+    ):
+        OpenAIBackend(srv.url, "m", **FAST)
     msg = str(err.value)
     assert "\n" not in msg
     assert msg == (
@@ -573,7 +574,7 @@ def test_timeout_is_a_total_deadline_for_a_trickling_server(make: Callable[..., 
 def test_malformed_and_empty_replies_are_failures(
     make: Callable[..., Any], body: Any, reason: str
 ) -> None:
-    srv, backend = make(server={"plan": [status(200, body=json.dumps(body))]})
+    _, backend = make(server={"plan": [status(200, body=json.dumps(body))]})
     res = one(backend, req("x"))
     assert res.error == reason
     assert res.text == ""
