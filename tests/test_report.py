@@ -1,16 +1,18 @@
 """``lem report``: loading, statistics, golden outputs, reproducibility, lineage and pairs.
 
 Golden files live in tests/data/report/: three small A/B files, a model mapping file and
-the expected ``report.md`` and ``summary.json``. After an intended change, regenerate
-them with ``python -m tests.test_report --regen`` (or run pytest with
-``LEM_REGEN_GOLDEN=1``) and review the diff.
+the expected ``report.md`` and ``summary.json``. The tests only compare against them. After
+an intended change, regenerate them with ``scripts/regen_golden_report.py`` (a separate
+script, never a test mode) and review the diff.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import os
+import math
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -37,7 +39,7 @@ DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "report"
 EXPECTED = GOLDEN / "expected"
 INPUTS = ("base-v0.1.jsonl", "base-v0.2.jsonl", "tuned.jsonl")
-REGEN = os.environ.get("LEM_REGEN_GOLDEN") == "1"
+REGEN_SCRIPT = Path(__file__).parent.parent / "scripts" / "regen_golden_report.py"
 
 # ---- the golden input ------------------------------------------------------------------
 
@@ -165,26 +167,11 @@ def build_golden(out: Path, inputs: Path = GOLDEN, **kw: Any) -> ReportResult:
     )
 
 
-def regenerate() -> None:
-    """Rewrite the golden inputs and expected outputs."""
-    write_inputs(GOLDEN)
-    out = GOLDEN / "_build"
-    try:
-        build_golden(out)
-        EXPECTED.mkdir(parents=True, exist_ok=True)
-        for name in ("report.md", "summary.json"):
-            shutil.copyfile(out / name, EXPECTED / name)
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
-
-
 # ---- fixtures --------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def golden(tmp_path_factory: pytest.TempPathFactory) -> ReportResult:
-    if REGEN:
-        regenerate()
     return build_golden(tmp_path_factory.mktemp("golden") / "report")
 
 
@@ -210,7 +197,24 @@ def test_golden_report_is_reproduced_exactly(golden: ReportResult) -> None:
     for name in ("report.md", "summary.json"):
         got = (golden.out_dir / name).read_text(encoding="utf-8")
         want = (EXPECTED / name).read_text(encoding="utf-8")
-        assert got == want, f"{name} differs; regenerate with `python -m tests.test_report --regen`"
+        assert got == want, (
+            f"{name} differs; if the change is intended, run scripts/regen_golden_report.py "
+            "and review the diff"
+        )
+
+
+def test_golden_files_are_regenerated_by_a_script_never_by_a_test_run() -> None:
+    # no test module reads an environment switch that rewrites expectations
+    switch = "LEM_REGEN" + "_GOLDEN"
+    for module in Path(__file__).parent.glob("*.py"):
+        assert switch not in module.read_text(encoding="utf-8"), module.name
+    spec = importlib.util.spec_from_file_location("regen_golden_report", REGEN_SCRIPT)
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    before = {p: p.read_bytes() for p in GOLDEN.rglob("*") if p.is_file()}
+    assert script.main(["--check"]) == 0  # the stored files are what the script writes
+    assert {p: p.read_bytes() for p in GOLDEN.rglob("*") if p.is_file()} == before
 
 
 def test_second_run_gives_byte_identical_files(golden: ReportResult, tmp_path: Path) -> None:
@@ -242,13 +246,175 @@ def test_statistics_match_the_stats_module(golden: ReportResult) -> None:
     a = [p.conditions["baseline"].lek_score for p in base.probes]
     b = [p.conditions["json"].lek_score for p in base.probes]
     comp = _comparison(s, "demo/base-v0.2: json vs baseline")
-    assert comp["stats"] == paired_comparison(a, b, band=0.5, **kw).as_dict()
+    family = s["scorers"]["lek-v2"]["holm"]["family_size"]
+    assert family == 6 + 3
+    want = paired_comparison(a, b, band=0.5, family_size=family, **kw).as_dict()
+    assert comp["stats"] == want
     comps = [c for c in s["scorers"]["lek-v2"]["comparisons"] if c["stats"]]
     raw = [c["stats"]["p_wilcoxon"] for c in comps]
     adjusted = holm(raw)
     for c, p in zip(comps, adjusted, strict=True):
         assert c["p_holm"] == pytest.approx(p, abs=1e-5)
     assert len(comps) == 6 + 3
+
+
+def test_small_n_intervals_and_unreachable_mdes_are_marked(golden: ReportResult) -> None:
+    # 8 probes: t intervals (marked †), and with m = 9 no Wilcoxon outcome at n = 8 reaches
+    # 0.05 / 9 (the smallest p is 2/256), so the MDE is infinite, said as such
+    s = golden.summary
+    comp = _comparison(s, "demo/base-v0.2: json vs baseline")
+    assert comp["stats"]["ci_method"] == "t" and comp["stats"]["mde"] is None
+    assert comp["stats"]["mde_alpha"] == pytest.approx(0.05 / 9, abs=1e-6)
+    assert comp["mde_note"].startswith("unreachable")
+    md = golden.markdown.read_text()
+    assert "† fewer than 10 probes: t interval" in md
+    row = next(line for line in md.splitlines() if line.startswith("| json | 8 | 5.21 | 8.31 |"))
+    assert row.endswith("| ∞ |") and "]† |" in row
+
+
+def test_overview_shows_the_paired_n_of_every_comparison(golden: ReportResult) -> None:
+    md = golden.markdown.read_text()
+    overview = md.split("## Overview")[1].split("##")[0]
+    lines = [line for line in overview.splitlines() if line.startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert header[3:] == ["json", "n json", "Δ json", "p json", "txt", "n txt", "Δ txt", "p txt"]
+    rows = {
+        r.split("|")[1].strip(): [c.strip() for c in r.strip("|").split("|")] for r in lines[2:]
+    }
+    # base-v0.1 lost one txt generation: its txt comparison is over 7 probes, not 8
+    assert rows["demo/base-v0.1"][header.index("n txt")] == "7"
+    assert rows["demo/base-v0.1"][header.index("n json")] == "8"
+    cross = {r["model"]: r for r in golden.summary["scorers"]["lek-v2"]["cross_model"]}
+    assert cross["demo/base-v0.1"]["conditions"]["txt"]["n_paired"] == 7
+    lineage = md.split("### demo")[1].split("##")[0]
+    assert "| n txt |" in lineage
+
+
+def test_methods_are_named_in_report_and_summary(golden: ReportResult) -> None:
+    methods = golden.summary["methods"]
+    assert methods["ci"]["kind"] == "studentized-bootstrap" and methods["ci"]["symmetric"]
+    assert methods["ci"]["resamples"] == 2000 and methods["ci"]["small_n_below"] == 10
+    assert methods["wilcoxon"]["zero_method"] == "wilcox"
+    assert methods["wilcoxon"]["continuity_correction"] is False
+    assert (methods["wilcoxon"]["exact_max_n"], methods["wilcoxon"]["permutation_max_n"]) == (
+        50,
+        13,
+    )
+    assert methods["holm"]["excludes"] == "comparisons whose deltas are all zero"
+    assert methods["mde"]["test"] == "wilcoxon" and methods["mde"]["level"] == "alpha / m"
+    assert methods["deltas"]["rounding_decimals"] == 9
+    md = golden.markdown.read_text()
+    section = md.split("## Methods")[1].split("\n## ")[0]
+    for phrase in (
+        "symmetric studentized bootstrap (bootstrap-t), 2,000 resamples",
+        "t interval",
+        "zero differences dropped",
+        "no continuity correction",
+        "exact null distribution when n ≤ 50",
+        "Holm-adjusted over every comparison of one scorer",
+        "whose Δ are all zero",
+        "Wilcoxon test detects with power 0.8 at Holm's first-step level α/m",
+        "rounded to 1e-9",
+        "a Δ of exactly ±0.5 is unchanged",
+    ):
+        assert phrase in section, phrase
+    assert "Holm correction over 9 comparisons (m = 9; MDE at α/m = 0.00556)." in md
+
+
+def _ab_line_file(path: Path, scores: dict[str, list[float]], model: str = "m") -> None:
+    """An A/B file whose probes have exactly these scores per condition (no scorer run)."""
+    n = len(next(iter(scores.values())))
+    probes = [
+        ABProbe(
+            f"P{i:02d}",
+            "x",
+            f"Q{i}?",
+            {
+                cond: ABCondition.build(
+                    f"answer {i} {cond}", lek_score=values[i], signals={}, time_s=1.0
+                )
+                for cond, values in scores.items()
+            },
+            "2026-11-22T10:00:00.000000+00:00",
+        )
+        for i in range(n)
+    ]
+    summary = compute_summary(probes, model=model, duration_s=1, max_tokens=8, ts="t")
+    write_ab_jsonl(path, ABFile(probes=probes, summary=summary))
+
+
+def test_all_zero_comparisons_leave_the_holm_family(tmp_path: Path) -> None:
+    base = [21.3, 7.8, 1.1, 2.2, 3.3, 4.4, 5.5, 6.6, 0.3, 9.9, 12.1, 14.2]
+    shifted = [21.5, 8.0, 1.3, 2.0, 3.6, 4.1, 5.7, 6.4, 0.6, 9.6, 12.3, 14.4]
+    constant = [x + 0.2 for x in base]  # one-decimal scores shifted by exactly 0.2
+    path = tmp_path / "a.jsonl"
+    _ab_line_file(path, {"baseline": base, "same": list(base), "moved": shifted, "shift": constant})
+    res = build_report(path, tmp_path / "r", plots=False, html=False)
+    data = res.summary["scorers"]["lek-v2"]
+    same = _comparison(res.summary, "m: same vs baseline")
+    assert same["holm_family"] is False and same["p_holm"] is None
+    assert same["stats"]["mde"] is None and same["stats"]["dz"] is None
+    assert data["holm"] == {
+        "family_size": 2,
+        "mde_alpha": 0.025,
+        "excluded_all_zero": ["m: same vs baseline"],
+    }
+    moved = _comparison(res.summary, "m: moved vs baseline")
+    shift = _comparison(res.summary, "m: shift vs baseline")
+    family = holm([moved["stats"]["p_wilcoxon"], shift["stats"]["p_wilcoxon"]])
+    assert [moved["p_holm"], shift["p_holm"]] == pytest.approx(family, abs=1e-5)
+    # decimal deltas: 21.5 - 21.3 and 8.0 - 7.8 are the same 0.2, so the shift has sd 0
+    assert shift["stats"]["dz"] is None and shift["stats"]["mde"] is None
+    assert shift["stats"]["sd_delta"] == 0.0 and shift["mde_note"].startswith("undefined")
+    md = res.markdown.read_text()
+    assert (
+        "Holm correction over 2 comparisons (m = 2; MDE at α/m = 0.025); 1 comparison left out "
+        "of the family because every Δ is zero: `m: same vs baseline`." in md
+    )
+    table = md.split("| vs baseline |")[1].split("\n\n")[0].splitlines()
+    rows = {line.split("|")[1].strip(): line for line in table if line.startswith("| ")}
+    assert rows["same"].endswith("| 1.000 | excl. | — | +0.00 | 0/0/12 | — |")
+    assert rows["shift"].endswith("| — | +1.00 | 0/0/12 | — |")
+
+
+def _nan_file(path: Path, value: float, in_scores_map: bool = False) -> None:
+    _ab_line_file(path, {"baseline": [1.0, 2.0, 3.0], "json": [1.5, 2.5, 3.5]})
+    lines = path.read_text(encoding="utf-8").splitlines()
+    probe = json.loads(lines[1])
+    if in_scores_map:
+        probe["conditions"]["json"]["scores"] = {"lek-v2": {"value": value, "status": "ok"}}
+    else:
+        probe["conditions"]["json"]["lek_score"] = value
+    lines[1] = json.dumps(probe)
+    path.write_text("\n".join(["", *lines]) + "\n", encoding="utf-8")  # line 3 after a blank
+
+
+@pytest.mark.parametrize(
+    ("value", "in_map"), [(math.nan, False), (math.inf, False), (-math.inf, True)]
+)
+def test_nan_or_inf_score_is_one_line_naming_file_line_probe_condition(
+    tmp_path: Path, value: float, in_map: bool
+) -> None:
+    path = tmp_path / "bad.jsonl"
+    _nan_file(path, value, in_map)
+    want = f"{path}:3: probe 'P01' condition 'json': lek-v2 score is {value}"
+    with pytest.raises(InputError, match=re.escape(want)):
+        build_report(path, tmp_path / "r", plots=False, html=False)
+    assert not (tmp_path / "r").exists()
+
+
+def test_nan_score_exits_2_with_one_line_from_the_cli(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    _nan_file(path, math.nan)
+    bad = subprocess.run(
+        [sys.executable, "-m", "lem.cli.report", str(path), "--out", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.strip().count("\n") == 0 and "Traceback" not in bad.stderr
+    assert f"{path}:3: probe 'P01' condition 'json': lek-v2 score is nan" in bad.stderr
 
 
 def test_failures_are_counted_and_left_out(golden: ReportResult) -> None:
@@ -523,11 +689,3 @@ def test_cli_reports_and_fails_with_one_line(tmp_path: Path) -> None:
     )
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0 and "lem: error:" in bad.stderr
-
-
-if __name__ == "__main__":
-    if "--regen" in sys.argv[1:]:
-        regenerate()
-        print(f"regenerated {GOLDEN}")
-    else:
-        print("usage: python -m tests.test_report --regen")

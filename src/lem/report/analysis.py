@@ -11,8 +11,14 @@ compared with what, over which probes, and in which (stable) order:
 - a fine-tuning pair (base, tuned) compares the tuned model's baseline with the base
   model's baseline, and the tuned with the base model under every kernel condition both
   have, each over the probes both models answered;
+- paired deltas are rounded to 1e-9 (``lem.analysis.stats.paired_deltas``) before they are
+  ranked, tested, compared with the band or listed;
 - Holm's correction runs over every comparison of one scorer in the report (within-model
-  and fine-tuning comparisons together), in the order they are listed.
+  and fine-tuning comparisons together), in the order they are listed, except comparisons
+  whose deltas are all zero: they carry no evidence either way, so they are left out of the
+  family (``holm_family: false``) and get no Holm p and no MDE. The family size ``m`` sets
+  the MDE's level, ``alpha / m``;
+- ``summary["methods"]`` names every method and rule behind these numbers.
 
 The result is a plain, JSON-ready dict (see ``docs/REPORTS.md``) plus the per-probe score
 arrays the plots need.
@@ -169,6 +175,11 @@ def _collect(
     for rec in records:
         if rec.scorer != scorer:
             continue
+        if rec.score is not None and not math.isfinite(rec.score):
+            raise InputError(
+                f"model {rec.model!r} probe {rec.probe_id!r} condition {rec.condition!r}: "
+                f"{scorer} score is {rec.score}; scores must be finite numbers"
+            )
         md = data[rec.model]
         if rec.probe_id not in seen_probe[rec.model]:
             seen_probe[rec.model].add(rec.probe_id)
@@ -238,16 +249,48 @@ class _Spec:
         return f"{self.model_b} vs {self.model_a}: {self.cond_b}"
 
 
-def _compare(
-    spec: _Spec, data: Mapping[str, _ModelData], settings: ReportSettings, use_weights: bool
-) -> dict[str, Any]:
-    """One paired comparison over the probes both sides scored, with its top movers."""
-    from lem.analysis.stats import paired_comparison
+@dataclass(frozen=True)
+class _Paired:
+    """One comparison's paired probes and scores, before any statistic."""
 
+    spec: _Spec
+    probes: list[str]
+    a: np.ndarray[Any, np.dtype[np.float64]]
+    b: np.ndarray[Any, np.dtype[np.float64]]
+
+    @property
+    def in_family(self) -> bool:
+        """Whether the comparison joins the Holm family: some probe, some non-zero delta."""
+        from lem.analysis.stats import paired_deltas
+
+        return bool(self.probes) and bool(paired_deltas(self.a, self.b).any())
+
+
+def _pair_up(spec: _Spec, data: Mapping[str, _ModelData]) -> _Paired:
     ma, mb = data[spec.model_a], data[spec.model_b]
     cells_a = ma.cells.get(spec.cond_a, {})
     cells_b = mb.cells.get(spec.cond_b, {})
     probes = [p for p in ma.probes if p in cells_a and p in cells_b]
+    a = np.array([cells_a[p].score for p in probes], dtype=np.float64)
+    b = np.array([cells_b[p].score for p in probes], dtype=np.float64)
+    return _Paired(spec, probes, a, b)
+
+
+def _compare(
+    paired: _Paired,
+    data: Mapping[str, _ModelData],
+    settings: ReportSettings,
+    use_weights: bool,
+    family_size: int,
+) -> dict[str, Any]:
+    """One paired comparison over the probes both sides scored, with its top movers."""
+    from lem.analysis.stats import paired_comparison, paired_deltas
+
+    spec, probes, a, b = paired.spec, paired.probes, paired.a, paired.b
+    ma = data[spec.model_a]
+    cells_a = ma.cells.get(spec.cond_a, {})
+    cells_b = data[spec.model_b].cells.get(spec.cond_b, {})
+    in_family = paired.in_family
     base: dict[str, Any] = {
         "id": spec.id,
         "kind": spec.kind,
@@ -255,11 +298,11 @@ def _compare(
         "condition_a": spec.cond_a,
         "model_b": spec.model_b,
         "condition_b": spec.cond_b,
+        "holm_family": in_family,
+        "mde_note": None,
     }
     if not probes:
         return {**base, "n": 0, "stats": None, "p_holm": None, "regressions": [], "rescues": []}
-    a = np.array([cells_a[p].score for p in probes])
-    b = np.array([cells_b[p].score for p in probes])
     pc = paired_comparison(
         a,
         b,
@@ -269,16 +312,24 @@ def _compare(
         level=settings.level,
         alpha=settings.alpha,
         power=settings.power,
+        family_size=family_size,
     )
+    if math.isnan(pc.mde):
+        base["mde_note"] = "undefined: the deltas have no variance"
+    elif math.isinf(pc.mde):
+        base["mde_note"] = (
+            f"unreachable: no Wilcoxon outcome at n = {pc.n} has p below α/m = {pc.mde_alpha:.3g}"
+        )
+    deltas = paired_deltas(a, b)
     rows = []
-    for pid, x, y in zip(probes, a.tolist(), b.tolist(), strict=True):
+    for pid, x, y, d in zip(probes, a.tolist(), b.tolist(), deltas.tolist(), strict=True):
         rows.append(
             {
                 "probe": pid,
                 "category": ma.category.get(pid, ""),
                 "a": x,
                 "b": y,
-                "delta": y - x,
+                "delta": d,
             }
         )
     worst = sorted(
@@ -384,6 +435,89 @@ def _resolve_pairs(
     return out
 
 
+def methods(settings: ReportSettings) -> dict[str, Any]:
+    """Every method and rule behind the report's numbers, as recorded in ``summary.json``
+    (each entry's ``rule`` is the sentence ``report.md`` prints)."""
+    from lem.analysis import stats as st
+
+    level = f"{100 * settings.level:g}%"
+    return {
+        "deltas": {
+            "rounding_decimals": st.DELTA_DECIMALS,
+            "band": settings.band,
+            "rule": (
+                "Δ = condition − baseline on the same probe (tuned − base for fine-tuning "
+                f"pairs), rounded to 1e-{st.DELTA_DECIMALS} before anything is ranked, tested "
+                f"or compared with the band, so ties in decimal scores stay ties. Improved: "
+                f"Δ > {settings.band:g}; regressed: Δ < −{settings.band:g}; unchanged "
+                f"otherwise (a Δ of exactly ±{settings.band:g} is unchanged)."
+            ),
+        },
+        "ci": {
+            "kind": "studentized-bootstrap",
+            "symmetric": True,
+            "resamples": settings.n_boot,
+            "seed": settings.seed,
+            "level": settings.level,
+            "small_n_below": st.SMALL_N,
+            "small_n_kind": "t",
+            "rule": (
+                f"{level} CIs of means and mean Δ: symmetric studentized bootstrap "
+                f"(bootstrap-t), {settings.n_boot:,} resamples of probes (pairs resampled "
+                f"together), seed {settings.seed}. Below {st.SMALL_N} probes: the t interval "
+                "(mean ± t·sd/√n), marked †; none for a single probe."
+            ),
+        },
+        "wilcoxon": {
+            "zero_method": "wilcox",
+            "continuity_correction": False,
+            "exact_max_n": st.EXACT_MAX_N,
+            "permutation_max_n": st.PERMUTATION_MAX_N,
+            "rule": (
+                "p: two-sided Wilcoxon signed-rank test on Δ; zero differences dropped "
+                "(Wilcoxon's method); exact null distribution when n ≤ "
+                f"{st.EXACT_MAX_N} with no ties and no zeros, exact sign-flip permutation "
+                f"when n ≤ {st.PERMUTATION_MAX_N} with ties or zeros, otherwise the normal "
+                "approximation with tie-corrected variance and no continuity correction "
+                "(n counts zero differences)."
+            ),
+        },
+        "holm": {
+            "family": "every comparison of one scorer in this report",
+            "excludes": "comparisons whose deltas are all zero",
+            "alpha": settings.alpha,
+            "rule": (
+                "p Holm: Holm-adjusted over every comparison of one scorer in this report "
+                "(within-model and fine-tuning together), except comparisons whose Δ are all "
+                "zero: they carry no evidence either way and are left out of the family "
+                "(shown as excl.)."
+            ),
+        },
+        "effect_sizes": {
+            "rule": (
+                "dz = mean Δ / sd Δ, undefined (—) when sd Δ is 0; r_rb = (W+ − W−) / "
+                "(W+ + W−) over the non-zero Δ."
+            ),
+        },
+        "mde": {
+            "test": "wilcoxon",
+            "level": "alpha / m",
+            "power": settings.power,
+            "model": "normal deltas with the observed sd",
+            "simulations": st.MDE_SIMULATIONS,
+            "simulated_max_n": st.EXACT_MAX_N,
+            "rule": (
+                "MDE: the smallest true mean Δ the two-sided Wilcoxon test detects with "
+                f"power {settings.power:g} at Holm's first-step level α/m (α "
+                f"{settings.alpha:g}, m = comparisons in the family), for normal Δ with the "
+                f"observed sd; simulated over {st.MDE_SIMULATIONS:,} data sets (seed "
+                f"{settings.seed}) up to n = {st.EXACT_MAX_N}, Lehmann's normal approximation "
+                "above. ∞: no outcome at this n reaches α/m; —: sd Δ is 0."
+            ),
+        },
+    }
+
+
 def analyse(
     records: Sequence[ResponseRecord],
     sources: Sequence[SourceInfo],
@@ -461,17 +595,27 @@ def analyse(
                     "realignment": realign,
                 }
             )
-        comparisons: list[dict[str, Any]] = []
+        paired: list[_Paired] = []
         seen: set[str] = set()
         for spec in specs:
             if spec.id in seen:
                 continue
             seen.add(spec.id)
-            comparisons.append(_compare(spec, data, settings, weights is not None))
-        tested = [c for c in comparisons if c["stats"] is not None]
+            paired.append(_pair_up(spec, data))
+        family_size = sum(1 for p in paired if p.in_family)
+        comparisons = [
+            _compare(p, data, settings, weights is not None, max(family_size, 1)) for p in paired
+        ]
+        tested = [c for c in comparisons if c["holm_family"]]
         for comp, p in zip(tested, holm([c["stats"]["p_wilcoxon"] for c in tested]), strict=True):
             comp["p_holm"] = p
+        excluded = [c["id"] for c in comparisons if c["stats"] is not None and not c["holm_family"]]
         per_scorer[scorer] = {
+            "holm": {
+                "family_size": family_size,
+                "mde_alpha": settings.alpha / max(family_size, 1),
+                "excluded_all_zero": excluded,
+            },
             "drivers": "weighted" if weights is not None else "raw",
             "models": model_out,
             "comparisons": comparisons,
@@ -483,6 +627,7 @@ def analyse(
         "format": REPORT_FORMAT,
         "title": title,
         "settings": settings.as_dict(),
+        "methods": methods(settings),
         "sources": [_source_dict(s) for s in sources],
         "models": models,
         "conditions": _ordered_conditions(all_conditions),
@@ -539,8 +684,10 @@ def _cross_model(
                 "n": stats["n"] if stats else 0,
                 "delta": cstats["mean_delta"] if cstats else None,
                 "delta_ci": cstats["ci"] if cstats else None,
+                "ci_method": cstats["ci_method"] if cstats else None,
                 "n_paired": comp["n"] if comp else 0,
                 "p_holm": comp["p_holm"] if comp else None,
+                "holm_family": comp["holm_family"] if comp else False,
                 "comparison": comp["id"] if comp else None,
             }
         rows.append(
@@ -589,6 +736,8 @@ def _lineages(
                     "mean": stats["mean"] if stats else None,
                     "delta": cstats["mean_delta"] if cstats else None,
                     "delta_ci": cstats["ci"] if cstats else None,
+                    "ci_method": cstats["ci_method"] if cstats else None,
+                    "n_paired": comp["n"] if comp else 0,
                     "p_holm": comp["p_holm"] if comp else None,
                 }
             rows.append(

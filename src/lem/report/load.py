@@ -13,13 +13,16 @@ runs are read from the store's score table for that scorer.
 Samples: only sample 0 of each probe and condition is loaded, unless ``all_samples`` is
 set; then every sample is loaded and the analysis averages them per probe. Failed
 generations (a probe's ``errors`` map, a store item that did not finish, a failed score)
-become records whose ``score`` is None: counted as failures, left out of every mean.
+become records whose ``score`` is None: counted as failures, left out of every mean. A
+score that is NaN or infinite is an :class:`InputError` naming the file and line (or run),
+the probe and the condition.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -28,6 +31,7 @@ from typing import Any
 
 from lem.errors import InputError, LemError
 from lem.formats.ab_jsonl import ABFile, read_ab_jsonl
+from lem.jsonl import iter_json_lines
 from lem.report.model import ResponseRecord, SourceInfo
 
 __all__ = [
@@ -83,13 +87,39 @@ def _sample_of(cond_extra: Mapping[str, Any], probe_extra: Mapping[str, Any]) ->
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+def _probe_line(path: Path, index: int) -> int | None:
+    """The line number of the ``index``-th probe record of an A/B file (read again: only
+    needed for an error message)."""
+    text = path.read_text(encoding="utf-8-sig")
+    seen = -1
+    for lineno, obj in iter_json_lines(text.split("\n"), str(path)):
+        if isinstance(obj, dict) and obj.get("type") == "probe":
+            seen += 1
+            if seen == index:
+                return lineno
+    return None
+
+
+def _finite(
+    value: float, path: Path, index: int, probe_id: str, condition: str, scorer: str
+) -> float:
+    if math.isfinite(value):
+        return value
+    line = _probe_line(path, index)
+    where = f"{path}:{line}" if line is not None else str(path)
+    raise InputError(
+        f"{where}: probe {probe_id!r} condition {condition!r}: {scorer} score is {value}; "
+        "scores must be finite numbers (fix the line or rescore the file)"
+    )
+
+
 def _scored(
     path: Path, abfile: ABFile, scorers: Sequence[str], all_samples: bool
 ) -> list[ResponseRecord]:
     records: list[ResponseRecord] = []
     seen: set[tuple[str, str, int]] = set()
     found: dict[str, bool] = dict.fromkeys(scorers, False)
-    for probe in abfile.probes:
+    for index, probe in enumerate(abfile.probes):
         errors = probe.extra.get("errors")
         errors = errors if isinstance(errors, dict) else {}
         names = list(probe.conditions) + [c for c in errors if c not in probe.conditions]
@@ -119,7 +149,7 @@ def _scored(
                     found[scorer] = True
                     value = entry.get("value")
                     if entry.get("status", "ok") == "ok" and isinstance(value, int | float):
-                        score = float(value)
+                        score = _finite(float(value), path, index, probe.id, name, scorer)
                         signals = _numeric(entry.get("signals"))
                     else:
                         error = str(entry.get("reason") or f"{scorer}: not scored")
@@ -128,7 +158,7 @@ def _scored(
                     if name in errors:
                         error = str(errors[name])
                     else:
-                        score = float(cond.lek_score)
+                        score = _finite(float(cond.lek_score), path, index, probe.id, name, scorer)
                         signals = _numeric(cond.heuristic, skip=("lek_score",))
                 else:
                     error = f"{scorer}: not scored"
@@ -294,6 +324,12 @@ def _load_run(
                 error = f"{scorer}: not scored"
             else:
                 score = float(rec["score"])
+                if not math.isfinite(score):
+                    raise InputError(
+                        f"run {run['run_id']}: probe {rec['probe_id']!r} condition "
+                        f"{rec['condition']!r}: {scorer} score is {score}; scores must be "
+                        "finite numbers (rescore the run)"
+                    )
                 scored += 1
             records.append(
                 ResponseRecord(
@@ -337,7 +373,7 @@ def read_model_map(path: str | Path) -> list[ModelMapEntry]:
     otherwise silently drop a tag)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError(f"--models {p}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:

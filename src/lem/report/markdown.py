@@ -1,9 +1,11 @@
 """``report.md``: the report as GitHub-flavoured Markdown tables.
 
 Rendered from the summary dict alone (the same data as ``summary.json``), so the two can
-never disagree. Deltas read ``+0.96 [0.12, 1.80]`` (mean paired difference and its 95%
-bootstrap CI); p-values are Holm-adjusted unless the column says otherwise. Nothing
-machine- or time-dependent is written.
+never disagree. Deltas read ``+0.96 [0.12, 1.80]`` (mean paired difference and its 95% CI;
+``†`` marks a t interval, used below 10 probes); p-values are Holm-adjusted unless the
+column says otherwise, ``excl.`` when the comparison was left out of the Holm family (all
+deltas zero). The Methods section prints ``summary["methods"]``. Nothing machine- or
+time-dependent is written.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ __all__ = [
 
 BASELINE = "baseline"
 _DASH = "—"
+_SMALL_N_MARK = "†"
+_SMALL_N_NOTE = "† fewer than 10 probes: t interval (mean ± t·sd/√n), not the bootstrap."
+_EXCLUDED = "excl."
 
 
 def fmt_mean(x: float | None) -> str:
@@ -39,24 +44,29 @@ def fmt_delta(x: float | None) -> str:
     return f"{0.0 if round(x, 2) == 0 else x:+.2f}"
 
 
-def fmt_ci(ci: Mapping[str, Any] | None) -> str:
-    """``[low, high]`` with two decimals."""
+def fmt_ci(ci: Mapping[str, Any] | None, method: str | None = None) -> str:
+    """``[low, high]`` with two decimals, ``†`` after it for a t interval."""
     if not ci or ci.get("low") is None or ci.get("high") is None:
         return ""
-    return f"[{fmt_mean(ci['low'])}, {fmt_mean(ci['high'])}]"
+    mark = _SMALL_N_MARK if method == "t" else ""
+    return f"[{fmt_mean(ci['low'])}, {fmt_mean(ci['high'])}]{mark}"
 
 
-def fmt_delta_ci(delta: float | None, ci: Mapping[str, Any] | None) -> str:
+def fmt_delta_ci(
+    delta: float | None, ci: Mapping[str, Any] | None, method: str | None = None
+) -> str:
+    """A delta and its CI: ``+0.96 [0.12, 1.80]``."""
     if delta is None:
         return _DASH
-    text = fmt_ci(ci)
+    text = fmt_ci(ci, method)
     return f"{fmt_delta(delta)} {text}" if text else fmt_delta(delta)
 
 
 def fmt_mean_ci(stats: Mapping[str, Any] | None) -> str:
+    """A mean and its CI from a stats dict (``n``, ``mean``, ``ci``, ``ci_method``)."""
     if not stats:
         return _DASH
-    text = fmt_ci(stats.get("ci"))
+    text = fmt_ci(stats.get("ci"), stats.get("ci_method"))
     return f"{fmt_mean(stats['mean'])} {text}" if text else fmt_mean(stats["mean"])
 
 
@@ -72,12 +82,16 @@ def _cell(text: Any) -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> list[str]:
-    """A Markdown table; ``align`` holds one ``l``/``r`` per column (default: first left)."""
+    """A Markdown table; ``align`` holds one ``l``/``r`` per column (default: first left).
+
+    A table with a t interval (``†``) in it is followed by the small-n note."""
     spec = align or ("l" + "r" * (len(header) - 1))
     marks = ["---" if a == "l" else "---:" for a in spec]
     lines = ["| " + " | ".join(_cell(h) for h in header) + " |"]
     lines.append("| " + " | ".join(marks) + " |")
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    if any(_SMALL_N_MARK in str(c) for row in rows for c in row):
+        lines += ["", _SMALL_N_NOTE]
     return [*lines, ""]
 
 
@@ -110,8 +124,16 @@ def _settings_line(summary: Mapping[str, Any]) -> str:
         f"Scorer{'s' if len(s['scorers']) > 1 else ''}: "
         + ", ".join(_code(x) for x in s["scorers"])
         + f" · band ±{s['band']:g} · seed {s['seed']} · {s['n_boot']:,} bootstrap resamples"
-        + f" · {level}% CIs · MDE at α {s['alpha']:g}, power {s['power']:g} · {samples}"
+        + f" · {level}% CIs · MDE at α {s['alpha']:g}/m, power {s['power']:g} · {samples}"
     )
+
+
+def _methods(doc: _Doc, summary: Mapping[str, Any]) -> None:
+    methods = summary.get("methods") or {}
+    if not methods:
+        return
+    doc.add("## Methods", "")
+    doc.add(*[f"- {entry['rule']}" for entry in methods.values() if entry.get("rule")], "")
 
 
 def _sources(doc: _Doc, summary: Mapping[str, Any]) -> None:
@@ -139,27 +161,30 @@ def _plot_links(plots: Mapping[str, Any], key: str, alt: str) -> list[str]:
 def _overview(doc: _Doc, data: Mapping[str, Any], conds: Sequence[str], h: str) -> None:
     doc.add(f"## Overview{h}", "")
     doc.add(
-        "Models sorted by baseline mean. Δ: mean paired difference from the model's own "
-        "baseline over the probes scored under both, with its bootstrap CI; p: Wilcoxon "
-        "signed-rank, Holm-adjusted over every comparison in this report.",
+        "Models sorted by baseline mean. Each condition's mean is over the probes it scored; "
+        "n: the probes scored under both it and the baseline, over which Δ (mean paired "
+        "difference from the model's own baseline, with its CI) and p (Wilcoxon "
+        "signed-rank, Holm-adjusted) are computed.",
         "",
     )
     others = [c for c in conds if c != BASELINE]
     header = ["model", "probes", "baseline"]
     for c in others:
-        header += [c, f"Δ {c}", f"p {c}"]
+        header += [c, f"n {c}", f"Δ {c}", f"p {c}"]
     rows = []
     for row in data["cross_model"]:
         line: list[Any] = [row["model"], row["probes"], fmt_mean_ci(row["baseline"])]
         for c in others:
             cell = row["conditions"].get(c)
             if cell is None:
-                line += [_DASH, _DASH, _DASH]
+                line += [_DASH, _DASH, _DASH, _DASH]
                 continue
+            excluded = cell["comparison"] is not None and not cell["holm_family"]
             line += [
                 fmt_mean(cell["mean"]),
-                fmt_delta_ci(cell["delta"], cell["delta_ci"]),
-                fmt_p(cell["p_holm"]),
+                cell["n_paired"],
+                fmt_delta_ci(cell["delta"], cell["delta_ci"], cell["ci_method"]),
+                _EXCLUDED if excluded else fmt_p(cell["p_holm"]),
             ]
         rows.append(line)
     doc.add(*_table(header, rows))
@@ -177,16 +202,20 @@ def _lineages(doc: _Doc, data: Mapping[str, Any], conds: Sequence[str], h: str) 
         doc.add(f"### {family}", "")
         header = ["version", "model", "baseline"]
         for c in others:
-            header += [c, f"Δ {c}"]
+            header += [c, f"n {c}", f"Δ {c}"]
         out = []
         for r in rows:
             line: list[Any] = [r["version"] or _DASH, r["model"], fmt_mean(r["baseline"])]
             for c in others:
                 cell = r["conditions"].get(c)
                 if cell is None:
-                    line += [_DASH, _DASH]
+                    line += [_DASH, _DASH, _DASH]
                 else:
-                    line += [fmt_mean(cell["mean"]), fmt_delta_ci(cell["delta"], cell["delta_ci"])]
+                    line += [
+                        fmt_mean(cell["mean"]),
+                        cell["n_paired"],
+                        fmt_delta_ci(cell["delta"], cell["delta_ci"], cell["ci_method"]),
+                    ]
             out.append(line)
         doc.add(*_table(header, out, "ll" + "r" * (len(header) - 2)))
 
@@ -195,18 +224,19 @@ def _comparison_row(comp: Mapping[str, Any], first: str) -> list[Any]:
     st = comp["stats"]
     if st is None:
         return [first, 0] + [_DASH] * 9
+    note = comp.get("mde_note") or ""
     return [
         first,
         st["n"],
         fmt_mean(st["mean_a"]),
         fmt_mean(st["mean_b"]),
-        fmt_delta_ci(st["mean_delta"], st["ci"]),
+        fmt_delta_ci(st["mean_delta"], st["ci"], st["ci_method"]),
         fmt_p(st["p_wilcoxon"]),
-        fmt_p(comp["p_holm"]),
+        fmt_p(comp["p_holm"]) if comp["holm_family"] else _EXCLUDED,
         fmt_delta(st["dz"]),
         fmt_delta(st["rank_biserial"]),
         f"{st['improved']}/{st['regressed']}/{st['unchanged']}",
-        fmt_mean(st["mde"]),
+        "∞" if note.startswith("unreachable") else fmt_mean(st["mde"]),
     ]
 
 
@@ -349,6 +379,20 @@ def _n(count: int) -> str:
     return f"{count} comparison{'' if count == 1 else 's'}"
 
 
+def _holm_line(data: Mapping[str, Any], scorer: str | None) -> str:
+    holm = data["holm"]
+    m = holm["family_size"]
+    text = f"Holm correction over {_n(m)} (m = {m}; MDE at α/m = {holm['mde_alpha']:.3g})"
+    excluded = holm["excluded_all_zero"]
+    if excluded:
+        text += (
+            f"; {_n(len(excluded))} left out of the family because every Δ is zero: "
+            + ", ".join(_code(c) for c in excluded)
+        )
+    text += "."
+    return f"Scorer {_code(scorer)}: {text}" if scorer else text
+
+
 def render_markdown(summary: Mapping[str, Any]) -> str:
     """The whole ``report.md`` text."""
     doc = _Doc()
@@ -361,16 +405,13 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         + ". How to read every section: `docs/REPORTS.md` in lem.",
         "",
     )
+    _methods(doc, summary)
     _sources(doc, summary)
     scorers = list(summary["scorers"])
     for scorer in scorers:
         data = summary["scorers"][scorer]
         h = f" ({scorer})" if len(scorers) > 1 else ""
-        n_tests = sum(1 for c in data["comparisons"] if c["stats"] is not None)
-        if len(scorers) > 1:
-            doc.add(f"Scorer {_code(scorer)}: Holm correction over {_n(n_tests)}.", "")
-        else:
-            doc.add(f"Holm correction over {_n(n_tests)}.", "")
+        doc.add(_holm_line(data, scorer if len(scorers) > 1 else None), "")
         _overview(doc, data, summary["conditions"], h)
         _lineages(doc, data, summary["conditions"], h)
         _pairs(doc, data, h)
