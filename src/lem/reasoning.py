@@ -35,7 +35,8 @@ _CHANNEL = "<|channel|>"
 _MESSAGE = "<|message|>"
 _HARMONY_END = re.compile(r"<\|(?:end|return|call|start)\|>")
 _HARMONY_TOKEN = re.compile(r"<\|[a-z_]+\|>")
-_LEADING_START = re.compile(r"\s*<\|start\|>\s*\w*\s*")
+_START = "<|start|>"
+_AFTER_START = re.compile(r"\s*\w*\s*")
 _FINAL_CHANNELS = frozenset({"final"})
 
 
@@ -53,35 +54,53 @@ def _join(parts: list[str]) -> str:
 
 
 def _split_think(text: str) -> tuple[str, str]:
+    # Positions into ``text``, never slices of the rest: slicing the remainder after each
+    # block copied it once per block, quadratic in the number of blocks.
     reasoning: list[str] = []
     answer: list[str] = []
-    rest = text
-    first_open = rest.find(_OPEN)
-    first_close = rest.find(_CLOSE)
+    pos = 0
+    first_open = text.find(_OPEN)
+    first_close = text.find(_CLOSE)
     if first_close != -1 and (first_open == -1 or first_close < first_open):
-        reasoning.append(rest[:first_close])
-        rest = rest[first_close + len(_CLOSE) :]
+        reasoning.append(text[:first_close])
+        pos = first_close + len(_CLOSE)
     while True:
-        start = rest.find(_OPEN)
+        start = text.find(_OPEN, pos)
         if start == -1:
-            answer.append(rest)
+            answer.append(text[pos:])
             break
-        answer.append(rest[:start])
+        answer.append(text[pos:start])
         inner_start = start + len(_OPEN)
-        end = rest.find(_CLOSE, inner_start)
+        end = text.find(_CLOSE, inner_start)
         if end == -1:
-            reasoning.append(rest[inner_start:])
+            reasoning.append(text[inner_start:])
             break
-        reasoning.append(rest[inner_start:end])
-        rest = rest[end + len(_CLOSE) :]
+        reasoning.append(text[inner_start:end])
+        pos = end + len(_CLOSE)
     return "".join(answer).strip(), _join(reasoning)
+
+
+def _drop_start_header(head: str) -> str:
+    """``re.sub(r"\\s*<\\|start\\|>\\s*\\w*\\s*", "", head, count=1)`` in linear time.
+
+    The leftmost match is at the first ``<|start|>`` with the whitespace run before it (a
+    later ``<|start|>`` cannot begin earlier); the regex itself rescanned that run from
+    every position in it, quadratic in its length.
+    """
+    at = head.find(_START)
+    if at == -1:
+        return head
+    begin = len(head[:at].rstrip())
+    after = _AFTER_START.match(head, at + len(_START))
+    assert after is not None  # \s*\w*\s* matches everywhere
+    return head[:begin] + head[after.end() :]
 
 
 def _split_harmony(text: str) -> tuple[str, str]:
     reasoning: list[str] = []
     answer: list[str] = []
     head, *segments = text.split(_CHANNEL)
-    head = _LEADING_START.sub("", head, count=1)
+    head = _drop_start_header(head)
     if head.strip():
         reasoning.append(_HARMONY_TOKEN.sub("", head))
     for segment in segments:

@@ -97,7 +97,12 @@ A reference answer ({label}) known to be correct:
 [REFERENCE END]
 """
 
-_FENCE = re.compile(r"\A```[ \t]*(?:json)?[ \t]*\n?(.*?)\n?[ \t]*```\Z", re.DOTALL | re.IGNORECASE)
+_FENCE = r"\A```[ \t]*(?:json)?[ \t]*\n?(.*?)\n?[ \t]*```\Z"
+"""A reply wrapped in one code fence (DOTALL, IGNORECASE); group 1 is the body.
+
+Matched by :func:`_fence_body`: as a regex it backtracks over every split of a run of
+spaces (cubic: a 1,000-space reply took minutes)."""
+_FENCE_OPEN = re.compile(r"```[ \t]*(?:json)?[ \t]*\n?", re.IGNORECASE)
 _REFUSAL = re.compile(
     r"\b(?:I|we)\s*(?:cannot|can't|can\s+not|won't|will\s+not|am\s+unable|'m\s+unable|"
     r"am\s+not\s+able|'m\s+not\s+able|must\s+decline|refuse)\b|"
@@ -196,6 +201,26 @@ def _number_text(value: Any) -> str:
     return json.dumps(value) if isinstance(value, int | float | str) else repr(value)
 
 
+def _fence_body(text: str) -> str | None:
+    """Group 1 of ``re.match(_FENCE, text, re.DOTALL | re.IGNORECASE)``, in linear time.
+
+    The opening part never reaches the closing backticks, so its greedy match is the one
+    the regex keeps; the lazy body then ends at the first position from which only an
+    optional newline, spaces or tabs and the closing fence remain.
+    """
+    if len(text) < 6 or not text.endswith("```"):
+        return None
+    opening = _FENCE_OPEN.match(text)
+    if opening is None:
+        return None
+    inner = text[:-3]
+    end = len(inner.rstrip(" \t"))
+    if end and inner[end - 1] == "\n":
+        end -= 1
+    start = opening.end()
+    return text[start : max(start, end)]
+
+
 def parse_judgement(reply: str, rubric: Rubric) -> Judgement:
     """Parse a judge reply strictly.
 
@@ -209,8 +234,8 @@ def parse_judgement(reply: str, rubric: Rubric) -> Judgement:
     text = reply.strip()
     if not text:
         return Judgement(False, reason="empty reply")
-    fenced = _FENCE.match(text)
-    body = fenced.group(1).strip() if fenced else text
+    fenced = _fence_body(text)
+    body = fenced.strip() if fenced is not None else text
     try:
         data = json.loads(body, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
     except _DuplicateKey as exc:
