@@ -32,7 +32,7 @@ from lem.backends.base import (
     prompt_hash,
     register_backend,
 )
-from lem.backends.local import LocalModelBackend, as_id_list, describe_error
+from lem.backends.local import NO_LIMIT, LocalModelBackend, as_id_list, describe_error
 from lem.backends.templates import has_chat_template
 from lem.errors import BackendError
 
@@ -168,6 +168,7 @@ class HFBackend(LocalModelBackend):
             eos_token_id=eos_ids or None,
             pad_token_id=self._pad_id,
         )
+        tokenizer.model_max_length = NO_LIMIT  # lem checks the context itself (runner)
         self._tokenizer: Any = tokenizer
         self._model: Any = lm
         self._has_template = has_chat_template(tokenizer)

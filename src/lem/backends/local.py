@@ -22,7 +22,12 @@ from lem.backends.templates import (
     render_prompt,
 )
 
-__all__ = ["LocalModelBackend", "as_id_list", "describe_error"]
+__all__ = ["NO_LIMIT", "LocalModelBackend", "as_id_list", "describe_error"]
+
+NO_LIMIT = 1 << 60
+"""Tokenizer ``model_max_length`` for lem's backends: prompt length is checked against the
+model's context before generation (see :mod:`lem.runner`), so the tokenizer's own warning
+would only repeat it."""
 
 _CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length")
 

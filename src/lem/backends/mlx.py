@@ -29,7 +29,7 @@ from lem.backends.base import (
     register_backend,
 )
 from lem.backends.hf import resolve_model_dir
-from lem.backends.local import LocalModelBackend, as_id_list, describe_error
+from lem.backends.local import NO_LIMIT, LocalModelBackend, as_id_list, describe_error
 from lem.backends.templates import has_chat_template
 from lem.errors import BackendError
 
@@ -87,6 +87,7 @@ class MLXBackend(LocalModelBackend):
         self._eos_ids: list[int] = eos_ids
         self._strip_id: int | None = tokenizer.pad_token_id
         self._bos_id: int | None = tokenizer.bos_token_id
+        tokenizer.model_max_length = NO_LIMIT  # lem checks the context itself (runner)
         self._tokenizer: Any = tokenizer
         self._model: Any = lm
         self.dtype_name = _model_dtype(lm)

@@ -117,6 +117,7 @@ class Store:
                     f"--db {path}: no lem store there (file not found); "
                     "check the path, or run `lem ab --db` with it first"
                 )
+            _check_sqlite_file(path, self.display_url)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -580,6 +581,33 @@ class Store:
     def count_items(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(items)).scalar_one())
+
+
+def _check_sqlite_file(path: Path, shown: str) -> None:
+    """Refuse an existing SQLite file that is not a lem store before lem's connection
+    settings (WAL) touch it: another tool's database is left byte for byte as it was."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            names = {
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(
+            f"--db {shown} is not a lem store ({exc}); give a lem store or a new file"
+        ) from None
+    if meta.name not in names:
+        listed = ", ".join(sorted(names)[:5]) or "no tables"
+        raise StoreError(
+            f"--db {shown} is not a lem store (it holds {listed}); "
+            "give a lem store, or a new file or database for a new one"
+        )
 
 
 def _not_a_database(exc: BaseException) -> bool:
