@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.ci import in_ci
+
 __all__ = ["mlx_lm_server"]
 
 
@@ -30,7 +32,7 @@ def mlx_lm_server(model_dir: Path, *, ready_timeout: float = 180.0) -> Iterator[
     try:
         import mlx_lm  # noqa: F401
     except ImportError:
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail("mlx-lm is not installed; `make test` installs it")
         pytest.skip("mlx-lm is not installed")
     port = _free_port()

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ci import in_ci
+
 __all__ = ["postgres_server"]
 
 
@@ -36,13 +38,32 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _wait_until_it_answers(url: str, log: Path, attempts: int = 200) -> None:
+    """Return once ``SELECT 1`` succeeds; fail the test (naming the server log) if it
+    never does. An open port is not enough: the server may still refuse connections."""
+    import psycopg
+
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    last = ""
+    for _ in range(attempts):
+        try:
+            with psycopg.connect(dsn, connect_timeout=2) as conn:
+                conn.execute("SELECT 1")
+            return
+        except psycopg.Error as exc:
+            last = " ".join(str(exc).split())
+            time.sleep(0.1)
+    tail = log.read_text(errors="replace")[-500:] if log.is_file() else "no log"
+    pytest.fail(f"PostgreSQL never accepted a connection ({last}); server log: {tail}")
+
+
 @contextmanager
 def postgres_server() -> Iterator[str]:
     """Yield a SQLAlchemy URL of a fresh PostgreSQL database; stop and delete it after."""
     bindir = _bin_dir()
     if bindir is None:
         msg = "PostgreSQL server binaries not found (apt-get install postgresql)"
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(msg)
         pytest.skip(msg)
     root = Path(tempfile.mkdtemp(prefix="lem-pg-"))
@@ -86,12 +107,7 @@ def postgres_server() -> Iterator[str]:
             capture_output=True,
         )
         url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
+        _wait_until_it_answers(url, root / "log")
         yield url
     finally:
         subprocess.run(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from sqlalchemy import select
 
 from lem.backends.base import GenerationRequest, SamplingParams, create_backend
 from lem.errors import BackendError
+from tests.ci import in_ci
 from tests.tiny_models import BOS, tiny_models
 
 __all__ = ["tiny_models"]
@@ -19,7 +19,7 @@ try:
     import mlx.core  # noqa: F401
     import mlx_lm  # noqa: F401
 except ImportError:  # pragma: no cover - depends on the machine
-    if os.environ.get("CI"):
+    if in_ci():
         pytest.fail("mlx / mlx-lm is not importable on CI", pytrace=False)
     pytest.skip("mlx / mlx-lm is not installed", allow_module_level=True)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -206,19 +205,34 @@ def test_429_then_ok_is_retried(make: Callable[..., Any]) -> None:
     assert len(srv.chat_requests) == 2
 
 
+def _recorded_waits(backend: OpenAIBackend) -> list[float]:
+    """Make the backend's backoff waits observable (they still happen)."""
+    waits: list[float] = []
+    real = backend._closed.wait
+
+    def wait(timeout: float | None = None) -> bool:
+        waits.append(float(timeout or 0.0))
+        return real(timeout)
+
+    backend._closed.wait = wait  # type: ignore[method-assign]
+    return waits
+
+
 def test_retry_after_is_honoured(make: Callable[..., Any]) -> None:
-    _, backend = make(server={"plan": [status(429, retry_after=1), "ok"]}, backoff_max=5.0)
-    start = time.monotonic()
+    srv, backend = make(server={"plan": [status(429, retry_after=1), "ok"]}, backoff_max=5.0)
+    waits = _recorded_waits(backend)
     res = one(backend, req())
     assert res.ok and res.extra["attempts"] == 2
-    assert time.monotonic() - start >= 0.95
+    assert waits == [1.0]
+    first, second = srv.chat_requests
+    assert second.time - first.time >= 0.95  # a lower bound: load can only lengthen it
 
 
 def test_retry_after_is_capped_at_backoff_max(make: Callable[..., Any]) -> None:
     _, backend = make(server={"plan": [status(503, retry_after=30), "ok"]}, backoff_max=0.1)
-    start = time.monotonic()
+    waits = _recorded_waits(backend)
     assert one(backend, req()).ok
-    assert time.monotonic() - start < 2.0
+    assert waits == [0.1]
 
 
 @pytest.mark.parametrize("code", ["500", "502", "503", "504"])
@@ -231,12 +245,10 @@ def test_server_errors_then_ok(make: Callable[..., Any], code: str) -> None:
 
 def test_slow_reply_times_out_and_is_retried(make: Callable[..., Any]) -> None:
     srv, backend = make(server={"plan": ["slow", "ok"], "slow_s": 3.0}, timeout=0.3)
-    start = time.monotonic()
     res = one(backend, req())
     assert res.ok and res.extra["attempts"] == 2
     assert len(srv.chat_requests) == 2
-    assert res.time_s < 0.3
-    assert time.monotonic() - start < 2.0
+    assert res.time_s < 3.0  # the time of the answered attempt, not of the abandoned one
 
 
 def test_dropped_connection_is_retried(make: Callable[..., Any]) -> None:
@@ -356,21 +368,17 @@ def test_reasoning_field_is_captured(make: Callable[..., Any], field: str) -> No
 
 def test_concurrency_overlaps_requests(make: Callable[..., Any]) -> None:
     srv, backend = make(server={"latency_s": 0.3}, concurrency=4)
-    start = time.monotonic()
     results = list(backend.generate([req(f"k{i}") for i in range(8)]))
-    elapsed = time.monotonic() - start
     assert len(results) == 8 and all(r.ok for r in results)
-    assert 0.55 <= elapsed < 1.2
     assert srv.max_in_flight == 4
 
 
 def test_results_are_yielded_as_they_complete(make: Callable[..., Any]) -> None:
-    _, backend = make(server={"plan": [ok(delay_s=1.0)]}, concurrency=4)
-    start = time.monotonic()
-    stamps = [time.monotonic() - start for _ in backend.generate([req(f"k{i}") for i in range(4)])]
-    assert len(stamps) == 4
-    assert stamps[2] < 0.6
-    assert stamps[3] >= 0.95
+    srv, backend = make(server={"plan": [ok(delay_s=2.0)]}, concurrency=4)
+    keys = [r.key for r in backend.generate([req(f"k{i}") for i in range(4)])]
+    slow = srv.chat_requests[0].body["messages"][0]["content"].removeprefix("say ")
+    assert sorted(keys) == ["k0", "k1", "k2", "k3"]
+    assert keys[-1] == slow  # the delayed request came back last, not in submission order
 
 
 def test_every_key_yielded_exactly_once(make: Callable[..., Any]) -> None:
@@ -386,14 +394,14 @@ def test_every_key_yielded_exactly_once(make: Callable[..., Any]) -> None:
 
 
 def test_empty_batch_and_early_stop(make: Callable[..., Any]) -> None:
-    _, backend = make(server={"latency_s": 0.1}, concurrency=2)
+    srv, backend = make(server={"latency_s": 0.1}, concurrency=2)
     assert list(backend.generate([])) == []
     gen = backend.generate([req(f"k{i}") for i in range(10)])
     first = next(gen)
     assert first.ok
-    start = time.monotonic()
     gen.close()
-    assert time.monotonic() - start < 0.5
+    sent = len(srv.chat_requests)
+    assert sent < 10  # the queued requests were cancelled, not sent
 
 
 # -- API key -------------------------------------------------------------------------------
@@ -440,14 +448,12 @@ def test_missing_api_key_raises_naming_env_var(monkeypatch: pytest.MonkeyPatch) 
 
 def test_unreachable_server_raises_one_line_backend_error() -> None:
     url = f"http://127.0.0.1:{closed_port()}"
-    start = time.monotonic()
     with pytest.raises(BackendError) as err:
         OpenAIBackend(url, "m")
     msg = str(err.value)
     assert "\n" not in msg
     assert msg.startswith(f"cannot reach OpenAI-compatible server at {url}/v1 (")
     assert msg.endswith("; start it or fix the URL")
-    assert time.monotonic() - start < 5.0
 
 
 def test_server_not_answering_probe_raises_backend_error() -> None:

@@ -33,6 +33,7 @@ from lem.scoring.lek_v2 import (
     lek_v2_signals,
     matched_spans,
 )
+from tests.ci import in_ci
 
 DATA = Path(__file__).parent / "data"
 VECTORS: list[dict[str, Any]] = json.loads((DATA / "lek_v2_vectors.json").read_text("utf-8"))[
@@ -345,7 +346,7 @@ for (const name of ['alert', 'confirm', 'prompt']) {
 def _need(path: Path) -> None:
     if not path.exists():
         message = f"{path} missing: apt-get install chromium chromium-driver"
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(message)
         pytest.skip(message)
 

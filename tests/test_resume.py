@@ -141,11 +141,22 @@ def test_two_workers_postgres(pg_db: str) -> None:
     _two_workers_share_one_run(pg_db)
 
 
-def test_lease_heartbeat_keeps_long_claims_from_other_hosts(tmp_path: Path) -> None:
-    from lem.runner import LeaseHeartbeat
+class _Clock:
+    """A stand-in for the store's ``time`` module: a clock the test moves by hand."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _three_items(store: Store) -> None:
     from lem.store import ItemPlan
 
-    store = Store(str(tmp_path / "l.db"))
     plan = [
         ItemPlan(
             key=f"k{i}",
@@ -166,14 +177,109 @@ def test_lease_heartbeat_keeps_long_claims_from_other_hosts(tmp_path: Path) -> N
     ]
     store.open_run("r", name=None, config={}, manifest={})
     store.add_plan("r", plan)
+
+
+def test_lease_heartbeat_keeps_long_claims_from_other_hosts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leases held by the heartbeat outlive their length; the others lapse. The clock is
+    moved by hand, so the test means the same on a loaded machine."""
+    import lem.store.ledger as ledger
+    from lem.runner import LeaseHeartbeat
+
+    clock = _Clock(1_000.0)
+    monkeypatch.setattr(ledger, "time", clock)
+    store = Store(str(tmp_path / "l.db"))
+    _three_items(store)
     me, other = "thishost-x:1:a", "elsewhere:1:b"
     assert store.claim(["k0", "k1", "k2"], me, lease_s=0.4) == ["k0", "k1", "k2"]
-    beat = LeaseHeartbeat(store, me, lease_s=0.4).start()
+    beat = LeaseHeartbeat(store, me, lease_s=0.4)
     beat.hold(["k0", "k1"])
-    time.sleep(1.2)
+    for _ in range(4):  # 1.2 s of lease/3 beats
+        clock.now += 0.3
+        beat.beat()
+    assert beat.renewals == 4
     assert store.claim(["k0", "k1", "k2"], other, lease_s=0.4) == ["k2"]  # k2 was not held
+    beat.hold([])
+    clock.now += 0.3
+    assert store.claim(["k0", "k1"], other, lease_s=0.4) == []  # still inside the last lease
+    clock.now += 0.2
+    assert store.claim(["k0", "k1"], other, lease_s=0.4) == ["k0", "k1"]  # leases lapsed
+    store.close()
+
+
+def test_lease_heartbeat_thread_beats_until_stopped(tmp_path: Path) -> None:
+    from lem.runner import LeaseHeartbeat
+
+    store = Store(str(tmp_path / "l.db"))
+    _three_items(store)
+    me = "thishost-x:1:a"
+    assert store.claim(["k0"], me, lease_s=0.03) == ["k0"]
+    beat = LeaseHeartbeat(store, me, lease_s=0.03)
+    beat.hold(["k0"])
+    beat.start()
+    for _ in range(2_000):  # bounded wait for the first beats, whatever the load
+        if beat.renewals >= 2:
+            break
+        time.sleep(0.01)
     beat.stop()
     assert beat.renewals >= 2
-    time.sleep(0.6)
-    assert store.claim(["k0", "k1"], other, lease_s=0.4) == ["k0", "k1"]  # leases lapsed
+    stopped_at = beat.renewals
+    time.sleep(0.1)
+    assert beat.renewals == stopped_at
+    store.close()
+
+
+def test_sigkill_mid_batch_resumes_the_hf_backend(tmp_path: Path, demo_model_dir: Path) -> None:
+    """The batched in-process backend killed while a batch is generating: the resumed run
+    finishes every item exactly once and regenerates at most that one batch."""
+    db = str(tmp_path / "hf.db")
+    batch = 4
+    cmd = [
+        sys.executable,
+        "-m",
+        "lem.cli.main",
+        "ab",
+        "--model",
+        str(demo_model_dir),
+        "--limit",
+        "12",
+        "--condition",
+        CONDITIONS,
+        "--batch-size",
+        str(batch),
+        "--max-tokens",
+        "48",
+        "--db",
+        db,
+        "--quiet",
+    ]
+    planned = 24
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    store: Store | None = None
+    for _ in range(12_000):
+        if proc.poll() is not None:
+            pytest.fail(f"run ended before the kill: {proc.stderr.read().decode()[-500:]}")
+        try:
+            store = store or Store(db, create=False)
+            if _done(store) >= batch:
+                break
+        except Exception:
+            pass
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert store is not None
+    done_at_kill = _done(store)
+    assert batch <= done_at_kill < planned
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "resumed" in res.stderr
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(items.c.status, items.c.attempts)).all()
+        n_scores = conn.execute(select(func.count()).select_from(scores)).scalar_one()
+    assert len(rows) == planned == n_scores
+    assert {status for status, _ in rows} == {"done"}
+    redone = sum(attempts for _, attempts in rows) - planned
+    assert 0 <= redone <= batch, redone
     store.close()
