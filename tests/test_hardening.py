@@ -635,3 +635,24 @@ def test_score_run_beside_a_running_ab_sqlite(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_score_run_beside_a_running_ab_postgres(pg_db: str) -> None:
     _score_run_beside_ab(pg_db)
+
+
+def test_report_warns_when_a_summary_disagrees_with_its_probes(tmp_path: Path) -> None:
+    src = Path(__file__).parent / "data" / "ab_example.jsonl"
+    lines = src.read_text().splitlines()
+    summary = json.loads(lines[-1])
+    row = next(c for c in summary["conditions"] if c["name"] != "baseline")
+    row["avg_lek"] = round(row["avg_lek"] + 1.25, 2)
+    edited = tmp_path / "edited.jsonl"
+    edited.write_text("\n".join([*lines[:-1], json.dumps(summary)]) + "\n")
+    res = lem("report", str(edited), "--out", str(tmp_path / "rep"))
+    assert res.returncode == 0, res.stderr
+    warned = [x for x in flat(res.stderr).split("lem: warning: ")[1:]]
+    assert len(warned) == 1
+    assert warned[0].startswith(
+        f"{edited}: the summary line disagrees with the probe lines (avg_lek of {row['name']} "
+        f"is {row['avg_lek']} in the summary, {round(row['avg_lek'] - 1.25, 2)} from the "
+        "probe lines"
+    )
+    clean = lem("report", str(src), "--out", str(tmp_path / "rep2"))
+    assert clean.returncode == 0 and "warning" not in clean.stderr

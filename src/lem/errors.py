@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["BackendError", "InputError", "LemError", "StoreError"]
+__all__ = ["BackendError", "InputError", "LemError", "LemWarning", "StoreError"]
 
 
 class LemError(Exception):
@@ -32,3 +32,8 @@ class BackendError(LemError):
 
 class StoreError(LemError):
     """The run store cannot be opened or is inconsistent."""
+
+
+class LemWarning(UserWarning):
+    """Something the user should know that does not stop the command (an inconsistent
+    input file, a setting that was adjusted). The CLI prints ``lem: warning: <message>``."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+import warnings
+from typing import TextIO
 
 import typer
 
 from lem.cli import ab, export, probes, report, runs, score
-from lem.errors import LemError
+from lem.errors import LemError, LemWarning
 from lem.redact import redact
 
 __all__ = ["app", "main"]
@@ -44,8 +46,26 @@ def version() -> None:
     typer.echo(__version__)
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    if issubclass(category, LemWarning):
+        print(f"lem: warning: {redact(str(message))}", file=sys.stderr)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
 def main() -> None:
-    """Entry point: user errors print one line and exit 2."""
+    """Entry point: user errors print one line and exit 2; warnings print one line each."""
+    warnings.showwarning = _show_warning
     try:
         app()
     except LemError as exc:

@@ -35,6 +35,7 @@ __all__ = [
     "iso_now",
     "normalise_category",
     "read_ab_jsonl",
+    "summary_mismatches",
     "write_ab_jsonl",
 ]
 
@@ -426,3 +427,36 @@ def compute_summary(
         max_tokens=max_tokens,
         ts=ts,
     )
+
+
+def summary_mismatches(abfile: ABFile) -> list[str]:
+    """Where a file's summary line disagrees with what its probe lines give by the rules of
+    :func:`compute_summary` (an edited or truncated file, or one from a buggy writer):
+    one phrase per disagreement, empty when they agree."""
+    old = abfile.summary
+    new = compute_summary(
+        abfile.probes,
+        model=old.model,
+        duration_s=0.0,
+        max_tokens=old.max_tokens,
+        ts=old.ts,
+        condition_order=[str(c.get("name")) for c in old.conditions],
+    )
+    out: list[str] = []
+    if old.total_probes != new.total_probes:
+        out.append(f"total_probes {old.total_probes} vs {new.total_probes} probe lines")
+    said = {str(c.get("name")): c for c in old.conditions}
+    seen = {str(c["name"]): c for c in new.conditions}
+    for name in sorted(set(said) ^ set(seen)):
+        where = "only in the summary" if name in said else "missing from the summary"
+        out.append(f"condition {name!r} {where}")
+    for name, row in seen.items():
+        if name not in said:
+            continue
+        for key in ("avg_lek", "delta_vs_baseline", "improved", "regressed", "unchanged"):
+            a, b = said[name].get(key), row.get(key)
+            if a is None and b is None:
+                continue
+            if not isinstance(a, int | float) or b is None or abs(float(a) - float(b)) > 1e-9:
+                out.append(f"{key} of {name} is {a} in the summary, {b} from the probe lines")
+    return out

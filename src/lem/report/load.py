@@ -24,13 +24,14 @@ import fnmatch
 import json
 import math
 import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from lem.errors import InputError, LemError
-from lem.formats.ab_jsonl import ABFile, read_ab_jsonl
+from lem.errors import InputError, LemError, LemWarning
+from lem.formats.ab_jsonl import ABFile, read_ab_jsonl, summary_mismatches
 from lem.jsonl import iter_json_lines
 from lem.report.model import ResponseRecord, SourceInfo
 
@@ -217,6 +218,16 @@ def load_ab_file(
     if p.is_dir():
         raise InputError(f"{p} is a directory; give A/B results .jsonl files")
     abfile = read_ab_jsonl(p)
+    mismatches = summary_mismatches(abfile)
+    if mismatches:
+        shown = "; ".join(mismatches[:3]) + ("; …" if len(mismatches) > 3 else "")
+        warnings.warn(
+            LemWarning(
+                f"{p}: the summary line disagrees with the probe lines ({shown}); the "
+                "report uses the probe lines"
+            ),
+            stacklevel=2,
+        )
     tags = _tags(abfile.summary.extra.get("tags"))
     info = SourceInfo(
         model=abfile.summary.model or p.stem,
