@@ -399,10 +399,13 @@ def test_judge_without_model_field(fake: FakeOpenAIServer) -> None:
 
 
 def test_factory_builds_configured_scorers(fake: FakeOpenAIServer) -> None:
-    s = get_scorer("judge:semantic@judge-m", judge=f"openai:{fake.url}#judge-m", bogus=1)
+    s = get_scorer("judge:semantic@judge-m", judge=f"openai:{fake.url}#judge-m")
     assert isinstance(s, JudgeScorer)
     assert s.id == "judge:semantic@judge-m" and s.version == "1"
-    assert get_scorer("lek-v2", judge="openai:http://x#y", cache=None).id == "lek-v2"
+    with pytest.raises(InputError, match=r"has no option 'bogus'; its options: api_key_env, "):
+        get_scorer("judge:semantic@judge-m", judge=f"openai:{fake.url}#judge-m", bogus=1)
+    with pytest.raises(InputError, match=r"scorer lek-v2 has no option 'cache'"):
+        get_scorer("lek-v2", judge="openai:http://x#y", cache=None)
     assert fake.requests == []  # building a scorer never touches the network
     with pytest.raises(InputError, match="needs a judge endpoint"):
         get_scorer("judge:semantic@judge-m")

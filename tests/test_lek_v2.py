@@ -294,7 +294,7 @@ def test_unknown_scorer_names_the_known_ones() -> None:
 
 
 def test_register_scorer_rejects_conflicts() -> None:
-    with pytest.raises(ValueError, match="already taken"):
+    with pytest.raises(ValueError, match=r"scorer 'lek-v2' is defined twice: by lem\.scoring"):
 
         @register_scorer
         class Impostor(Scorer):
@@ -314,7 +314,7 @@ def test_register_scorer_rejects_conflicts() -> None:
 def test_custom_scorer_registers_and_scores_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     import lem.scoring.base as base
 
-    monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))
+    monkeypatch.setattr(base.SCORERS, "_items", dict(base.SCORERS._items))
 
     @register_scorer
     class Length(Scorer):

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
-from lem.backends.base import Backend, create_backend
+from lem.backends.base import (
+    BACKENDS,
+    Backend,
+    backend_options,
+    create_backend,
+    parse_model_spec,
+)
 from lem.config import ABConfig, load_config
-from lem.errors import InputError
+from lem.errors import InputError, LemWarning
 from lem.formats.ab_jsonl import ABFile, write_ab_jsonl
 from lem.results import ab_file_from_store
 from lem.runner import ProgressHook, RunOutcome, execute, load_inputs, prepare, scorer_options
@@ -27,19 +34,29 @@ __all__ = [
 
 
 def backend_for(config: ABConfig) -> Backend:
-    """The backend a config's model spec names, with the config's backend settings."""
-    return create_backend(
-        config.model,
-        device=config.device,
-        dtype=config.dtype,
-        batch_size=config.batch_size,
-        trust_remote_code=config.trust_remote_code,
-        api_key_env=config.api_key_env,
-        concurrency=config.concurrency,
-        timeout=config.timeout,
-        max_retries=config.max_retries,
-        model_id=config.model_id,
-        canary=config.canary,
+    """The backend a config's model spec names, given the config fields that are options
+    of that backend. A field set explicitly (flag or file) that this backend does not take
+    is a :class:`~lem.errors.LemWarning`: it has no effect on this model."""
+    kind, _, _ = parse_model_spec(config.model)
+    cls = BACKENDS.get(kind)
+    if cls is None:
+        return create_backend(config.model)  # raises, naming the known backends
+    accepted = backend_options(cls).model_fields
+    options = {k: getattr(config, k) for k in accepted if k in ABConfig.model_fields}
+    ignored = sorted(f for f in config.model_fields_set & _backend_fields() if f not in accepted)
+    if ignored:
+        flags = ", ".join("--" + f.replace("_", "-") for f in ignored)
+        warnings.warn(
+            LemWarning(f"{flags} do(es) not apply to the {kind} backend; ignored"),
+            stacklevel=2,
+        )
+    return create_backend(config.model, **options)
+
+
+def _backend_fields() -> set[str]:
+    """ABConfig fields that are an option of some backend."""
+    return {f for _, cls in BACKENDS.items() for f in backend_options(cls).model_fields} & set(
+        ABConfig.model_fields
     )
 
 

@@ -110,8 +110,9 @@ class ABConfig(BaseModel):
         return info.description or ""
 
     def merged(self, overrides: dict[str, Any]) -> ABConfig:
-        """A copy with the given (non-None) fields replaced: flags win over the file."""
-        data = self.model_dump()
+        """A copy with the given (non-None) fields replaced: flags win over the file. Only
+        fields set in the file or by a flag count as set (``model_fields_set``)."""
+        data = self.model_dump(exclude_unset=True)
         data.update({k: v for k, v in overrides.items() if v is not None})
         return make_config(data, source="command-line flags")
 

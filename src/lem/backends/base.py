@@ -15,15 +15,21 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from lem.errors import BackendError
+from lem.options import options_model_from, validate_options
+from lem.registry import Registry
 
 __all__ = [
+    "BACKENDS",
     "Backend",
     "GenerationRequest",
     "GenerationResult",
     "Message",
     "SamplingParams",
     "available_backends",
+    "backend_options",
     "create_backend",
     "fold_system",
     "parse_model_spec",
@@ -185,23 +191,27 @@ class Backend(abc.ABC):
         self.close()
 
 
-_REGISTRY: dict[str, Callable[..., Backend]] = {}
+BACKENDS: Registry[type[Backend]] = Registry(
+    "backend", hint=" (model specs look like hf:PATH, mlx:PATH or openai:URL#MODEL)"
+)
+"""Every backend kind, by the prefix of its model specs."""
 
 
 def register_backend(name: str) -> Callable[[type[Backend]], type[Backend]]:
-    """Class decorator: make a backend available under ``name`` in model specs."""
+    """Class decorator: make a backend available under ``name`` in model specs. Its
+    options are the keyword-only parameters of its constructor (see
+    :func:`backend_options`)."""
 
     def deco(cls: type[Backend]) -> type[Backend]:
         cls.name = name
-        _REGISTRY[name] = cls
+        BACKENDS.register(name, cls)
         return cls
 
     return deco
 
 
 def available_backends() -> list[str]:
-    _import_builtin()
-    return sorted(_REGISTRY)
+    return BACKENDS.names()
 
 
 def parse_model_spec(spec: str) -> tuple[str, str, str | None]:
@@ -210,9 +220,8 @@ def parse_model_spec(spec: str) -> tuple[str, str, str | None]:
     ``hf:PATH`` → ``("hf", PATH, None)``; ``openai:URL#MODEL`` → ``("openai", URL, MODEL)``;
     a bare existing path or ``demo`` means ``hf``.
     """
-    _import_builtin()
     kind, sep, rest = spec.partition(":")
-    if sep and kind in _REGISTRY and not rest.startswith("//"):
+    if sep and kind in BACKENDS and not rest.startswith("//"):
         target, hsep, model = rest.partition("#")
         if not target:
             raise BackendError(f"model spec {spec!r} has no target after '{kind}:'")
@@ -223,25 +232,36 @@ def parse_model_spec(spec: str) -> tuple[str, str, str | None]:
     return "hf", spec, None
 
 
+def backend_options(cls: type[Backend]) -> type[BaseModel]:
+    """The typed options of a backend: a pydantic model built from the keyword-only
+    parameters of its constructor (names, types, defaults), unknown options forbidden.
+    The constructor stays the one definition."""
+    cached = _OPTIONS.get(cls)
+    if cached is None:
+        cached = options_model_from(
+            cls.__init__, f"{cls.__name__}Options", skip=("target", "model")
+        )
+        _OPTIONS[cls] = cached
+    return cached
+
+
+_OPTIONS: dict[type[Backend], type[BaseModel]] = {}
+
+
 def create_backend(spec: str, **options: Any) -> Backend:
-    """Build the backend a model spec names; options are backend-specific settings."""
+    """Build the backend a model spec names. ``options`` are validated against the
+    backend's options (:func:`backend_options`): an unknown or ill-typed option is an
+    :class:`~lem.errors.InputError` naming the valid ones."""
     kind, target, model = parse_model_spec(spec)
-    if kind not in _REGISTRY:
+    cls = BACKENDS.get(kind)
+    if cls is None:
         raise BackendError(
             f"unknown backend {kind!r} in model spec {spec!r}; "
             f"available: {', '.join(available_backends())}"
         )
-    return _REGISTRY[kind](target, model=model, **options)
-
-
-def _import_builtin() -> None:
-    import importlib
-
-    for mod in ("lem.backends.hf", "lem.backends.mlx", "lem.backends.openai"):
-        try:
-            importlib.import_module(mod)
-        except ImportError:  # pragma: no cover - optional dependency missing
-            continue
+    valid = validate_options(backend_options(cls), options, f"backend {kind}")
+    factory: Callable[..., Backend] = cls
+    return factory(target, model=model, **valid)
 
 
 def iter_chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -104,8 +104,8 @@ class HFBackend(LocalModelBackend):
 
     ``target`` is a model directory or ``demo``; ``model`` is accepted for spec symmetry and
     ignored. ``device="auto"`` picks cuda, then mps, then cpu; ``dtype="auto"`` picks
-    bfloat16 on cuda and float32 elsewhere. Unknown keyword options are ignored so one
-    option set can configure every backend.
+    bfloat16 on cuda and float32 elsewhere. The keyword-only parameters are the backend's
+    options; anything else is an error.
     """
 
     def __init__(
@@ -117,7 +117,6 @@ class HFBackend(LocalModelBackend):
         dtype: str = "auto",
         batch_size: int = 8,
         trust_remote_code: bool = False,
-        **_ignored: Any,
     ) -> None:
         self.path = resolve_model_dir(target)
         if batch_size < 1:

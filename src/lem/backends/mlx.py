@@ -56,7 +56,6 @@ class MLXBackend(LocalModelBackend):
         *,
         batch_size: int = 8,
         trust_remote_code: bool = False,
-        **_ignored: Any,
     ) -> None:
         self.path = resolve_model_dir(target)
         if batch_size < 1:

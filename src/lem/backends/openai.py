@@ -249,7 +249,6 @@ class OpenAIBackend(Backend):
         canary: bool = True,
         model_id: str | None = None,
         adaptive_concurrency: bool = True,
-        **_ignored: Any,
     ) -> None:
         if concurrency < 1:
             raise BackendError(f"OpenAI backend concurrency must be >= 1, got {concurrency}")

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import TextIO
+from typing import Any, TextIO
 
 import typer
 
-from lem.cli import ab, export, probes, report, runs, score
 from lem.errors import LemError, LemWarning
 from lem.redact import redact
+from lem.registry import COMMAND_GROUP, Registry, RegistryError, definition_of, entry_point_objects
 
-__all__ = ["app", "main"]
+__all__ = ["app", "get_app", "main"]
 
 app = typer.Typer(
     name="lem",
@@ -29,13 +29,34 @@ def _one_paragraph(doc: str | None) -> str:
     return " ".join((doc or "").split())
 
 
-app.command("ab", help=_one_paragraph(ab.__doc__))(ab.ab)
-app.command("report", help=_one_paragraph(report.__doc__))(report.report)
-app.add_typer(probes.app, name="probes")
-app.add_typer(probes.kernels_app, name="kernels")
-app.add_typer(score.app, name="score")
-app.add_typer(export.app, name="export")
-app.add_typer(runs.app, name="runs")
+COMMANDS: Registry[Any] = Registry("command")
+"""Every ``lem`` subcommand: typer command functions and ``typer.Typer`` groups, found in
+the ``lem.commands`` entry-point group (built-in and plug-in alike)."""
+
+
+_built = False
+
+
+def get_app() -> typer.Typer:
+    """The ``lem`` app with every registered command added (once)."""
+    global _built
+    if not _built:
+        _built = True
+        _add_commands(app)
+    return app
+
+
+def _add_commands(root: typer.Typer) -> None:
+    for name, obj, _dist in entry_point_objects(COMMAND_GROUP):
+        COMMANDS.register(name, obj)
+    for name, obj in COMMANDS.items():
+        if isinstance(obj, typer.Typer):
+            root.add_typer(obj, name=name)
+        elif callable(obj):
+            doc = _one_paragraph(sys.modules[obj.__module__].__doc__ or obj.__doc__)
+            root.command(name, help=doc)(obj)
+        else:
+            raise RegistryError(f"command {name!r} ({definition_of(obj)}) is not a command")
 
 
 @app.command("version")
@@ -63,11 +84,20 @@ def _show_warning(
 _default_showwarning = warnings.showwarning
 
 
+try:
+    get_app()
+    _SETUP_ERROR: LemError | None = None
+except LemError as _exc:  # a plug-in clash: reported by main() as one line
+    _SETUP_ERROR = _exc
+
+
 def main() -> None:
     """Entry point: user errors print one line and exit 2; warnings print one line each."""
     warnings.showwarning = _show_warning
     try:
-        app()
+        if _SETUP_ERROR is not None:
+            raise _SETUP_ERROR
+        get_app()()
     except LemError as exc:
         print(f"lem: error: {redact(str(exc))}", file=sys.stderr)
         sys.exit(exc.exit_code)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import abc
-import importlib
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from lem.backends.base import Message, fold_system
 from lem.errors import InputError
 from lem.kernels import Kernel
+from lem.registry import Registry
 
 __all__ = [
+    "CONDITIONS",
     "Condition",
     "available_conditions",
     "fold_system",
@@ -59,8 +60,10 @@ class Condition(abc.ABC):
         return kernels[name]
 
 
-_REGISTRY: dict[str, type[Condition]] = {}
-_BUILTIN = ("baseline", "system", "prefix", "sandwich")
+CONDITIONS: Registry[type[Condition]] = Registry(
+    "condition kind", hint=" (e.g. baseline, system:lek, prefix:lek, sandwich:lek)"
+)
+"""Every condition kind, by the ``KIND`` of ``KIND:ARG`` specs."""
 
 
 def register_condition(kind: str) -> Callable[[type[Condition]], type[Condition]]:
@@ -68,27 +71,20 @@ def register_condition(kind: str) -> Callable[[type[Condition]], type[Condition]
 
     def deco(cls: type[Condition]) -> type[Condition]:
         cls.kind = kind
-        _REGISTRY[kind] = cls
+        CONDITIONS.register(kind, cls)
         return cls
 
     return deco
 
 
-def _load_builtin() -> None:
-    for mod in _BUILTIN:
-        importlib.import_module(f"lem.conditions.{mod}")
-
-
 def available_conditions() -> list[str]:
-    _load_builtin()
-    return sorted(_REGISTRY)
+    return CONDITIONS.names()
 
 
 def parse_condition(spec: str, kernels: Mapping[str, Kernel]) -> Condition:
     """Build one condition from its spec string: ``KIND[:ARG]``, or ``NAME=KIND[:ARG]`` to
     give it a name of its own (e.g. ``json=system:lek``, so exports carry another tool's
     condition names). Without a name the spec itself is the name."""
-    _load_builtin()
     spec = spec.strip()
     name = spec
     head, eq, rest = spec.partition("=")
@@ -100,12 +96,13 @@ def parse_condition(spec: str, kernels: Mapping[str, Kernel]) -> Condition:
                 "word, e.g. json=system:lek"
             )
     kind, sep, arg = spec.partition(":")
-    if kind not in _REGISTRY:
+    cls = CONDITIONS.get(kind)
+    if cls is None:
         raise InputError(
             f"unknown condition {spec!r}; kinds: {', '.join(available_conditions())} "
             "(e.g. baseline, system:lek, prefix:lek, sandwich:lek, json=system:lek)"
         )
-    cond = _REGISTRY[kind].build(name, arg if sep else None, kernels)
+    cond = cls.build(name, arg if sep else None, kernels)
     cond.spec = spec
     return cond
 

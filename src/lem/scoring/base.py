@@ -6,24 +6,29 @@ raw signals behind it. Every scorer has an ``id`` and a ``version``, and a
 stored score can always be traced to the exact rules that produced it and two scorers
 that share a name but disagree can never be confused.
 
-A new scorer is one module in :mod:`lem.scoring` with :func:`register_scorer` on a
-:class:`Scorer` subclass; built-in modules are imported lazily on first lookup.
+A new scorer is one module with :func:`register_scorer` on a :class:`Scorer` subclass,
+listed in the ``lem.plugins`` entry-point group (see :mod:`lem.registry`); registered
+modules are imported on the first lookup.
 """
 
 from __future__ import annotations
 
 import abc
 import hashlib
-import importlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
+from pydantic import BaseModel
+
 from lem.errors import InputError
+from lem.options import options_model_from, validate_options
+from lem.registry import Registry
 
 __all__ = [
-    "BUILTIN_SCORER_MODULES",
+    "SCORERS",
+    "SCORER_FACTORIES",
     "ScoreContext",
     "ScoreResult",
     "Scorer",
@@ -33,15 +38,8 @@ __all__ = [
     "register_scorer",
     "register_scorer_factory",
     "scorer_class",
+    "scorer_options",
 ]
-
-BUILTIN_SCORER_MODULES: tuple[str, ...] = (
-    "lem.scoring.lek_v2",
-    "lem.scoring.lek_v3",
-    "lem.scoring.judge",
-    "lem.scoring.semantic",
-)
-"""Modules imported on the first registry lookup; each registers its scorers."""
 
 
 @dataclass(frozen=True)
@@ -139,76 +137,68 @@ class Scorer(abc.ABC):
 ScorerFactory = Callable[..., Scorer]
 """Builds a configured scorer: ``factory(ARGS, **options)`` for an id ``PREFIX:ARGS``."""
 
-_REGISTRY: dict[str, type[Scorer]] = {}
-_FACTORIES: dict[str, ScorerFactory] = {}
-_builtins_loaded = False
+SCORERS: Registry[type[Scorer]] = Registry("scorer", hint=". Use one of these ids.")
+"""Every scorer class, by id."""
+
+SCORER_FACTORIES: Registry[ScorerFactory] = Registry("scorer family")
+"""Parametrised scorer families (``judge:RUBRIC@MODEL``), by prefix."""
 
 S = TypeVar("S", bound=type[Scorer])
 
 
 def register_scorer(cls: S) -> S:
-    """Class decorator: make ``cls`` available under its ``id``.
-
-    Registering a second, different class under an id already taken is a programming
-    error and raises ``ValueError``; re-registering the same class (module reload) is fine.
-    """
+    """Class decorator: make ``cls`` available under its ``id``. A second, different
+    class under a taken id is an error naming both (see :mod:`lem.registry`)."""
     if not isinstance(cls, type) or not issubclass(cls, Scorer):
         raise TypeError(f"{cls!r} is not a Scorer subclass")
     if not cls.id or not cls.version:
         raise ValueError(f"scorer class {cls.__name__} must set both id and version")
-    known = _REGISTRY.get(cls.id)
-    if known is not None and known.__qualname__ != cls.__qualname__:
-        raise ValueError(f"scorer id {cls.id!r} is already taken by {known.__qualname__}")
-    _REGISTRY[cls.id] = cls
+    SCORERS.register(cls.id, cls)
     return cls
 
 
 def register_scorer_factory(prefix: str, factory: ScorerFactory) -> None:
     """Make every id ``PREFIX:ARGS`` a parametric scorer built by ``factory(ARGS, **options)``
-    (e.g. ``judge:semantic@qwen``). A second, different factory for a taken prefix is a
-    programming error (``ValueError``); re-registering the same one is fine."""
+    (e.g. ``judge:semantic@qwen``); its keyword-only parameters are its options."""
     if not prefix or ":" in prefix or prefix != prefix.strip():
         raise ValueError(f"scorer factory prefix {prefix!r} must be a non-empty word without ':'")
-    known = _FACTORIES.get(prefix)
-    if known is not None and known.__qualname__ != factory.__qualname__:
-        raise ValueError(f"scorer prefix {prefix!r} is already taken by {known.__qualname__}")
-    _FACTORIES[prefix] = factory
-
-
-def _load_builtins() -> None:
-    global _builtins_loaded
-    if _builtins_loaded:
-        return
-    for module in BUILTIN_SCORER_MODULES:
-        importlib.import_module(module)
-    _builtins_loaded = True
+    SCORER_FACTORIES.register(prefix, factory)
 
 
 def available_scorers() -> list[str]:
     """Ids of every registered scorer, sorted."""
-    _load_builtins()
-    return sorted(_REGISTRY)
+    return SCORERS.names()
 
 
 def scorer_class(name: str) -> type[Scorer]:
     """The class registered under ``name``; :class:`InputError` if there is none."""
-    _load_builtins()
-    cls = _REGISTRY.get(name.strip())
+    cls = SCORERS.get(name.strip())
     if cls is None:
-        known = ", ".join([*sorted(_REGISTRY), *(f"{p}:..." for p in sorted(_FACTORIES))]) or "none"
-        raise InputError(f"unknown scorer {name!r}; known scorers: {known}. Use one of these ids.")
+        known = [*SCORERS.names(), *(f"{p}:..." for p in SCORER_FACTORIES.names())]
+        raise InputError(
+            f"unknown scorer {name!r}; known scorers: {', '.join(known) or 'none'}. "
+            "Use one of these ids."
+        )
     return cls
 
 
-def get_scorer(name: str, **options: Any) -> Scorer:
-    """A ready-to-use instance of the scorer registered under ``name``.
+def scorer_options(name: str) -> type[BaseModel]:
+    """The typed options of the scorer (or scorer family) ``name``: the keyword-only
+    parameters of its constructor or factory."""
+    prefix, sep, _ = name.strip().partition(":")
+    factory = SCORER_FACTORIES.get(prefix) if sep else None
+    target: Callable[..., Any] = factory if factory is not None else scorer_class(name).__init__
+    return options_model_from(target, f"{prefix}Options", skip=("args", "self"))
 
-    An id ``PREFIX:ARGS`` whose prefix has a factory is built by that factory with
-    ``options`` (e.g. ``judge=``, ``cache=``); plain scorers take no options and ignore them.
-    """
-    _load_builtins()
+
+def get_scorer(name: str, **options: Any) -> Scorer:
+    """A ready-to-use instance of the scorer registered under ``name``, with ``options``
+    checked against :func:`scorer_options` (an unknown option is an :class:`InputError`
+    naming the valid ones). An id ``PREFIX:ARGS`` whose prefix has a factory is built by
+    that factory (e.g. ``judge=``, ``cache=``)."""
     prefix, sep, args = name.strip().partition(":")
-    factory = _FACTORIES.get(prefix) if sep else None
+    factory = SCORER_FACTORIES.get(prefix) if sep else None
+    valid = validate_options(scorer_options(name), options, f"scorer {name.strip()}")
     if factory is not None:
-        return factory(args, **options)
-    return scorer_class(name)()
+        return factory(args, **valid)
+    return scorer_class(name)(**valid)

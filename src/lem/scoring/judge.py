@@ -576,28 +576,39 @@ class JudgeScorer(Scorer):
         self.close()
 
 
-def judge_scorer_factory(args: str, **options: Any) -> JudgeScorer:
-    """Build ``judge:RUBRIC@MODEL`` from ``args`` = ``RUBRIC@MODEL`` and the options
-    ``judge`` (endpoint spec, required), ``cache``, ``concurrency``, ``max_tokens``,
-    ``timeout``, ``max_retries``, ``backoff``, ``backoff_max``, ``api_key_env``.
-    Other options are ignored, so one option set can be passed to every scorer."""
+def judge_scorer_factory(
+    args: str,
+    *,
+    judge: str | None = None,
+    cache: JudgeCache | None = None,
+    concurrency: int = 4,
+    max_tokens: int = DEFAULT_JUDGE_MAX_TOKENS,
+    timeout: float = 300.0,
+    max_retries: int = 6,
+    backoff: float = 1.0,
+    backoff_max: float = 60.0,
+    api_key_env: str = "OPENAI_API_KEY",
+) -> JudgeScorer:
+    """Build ``judge:RUBRIC@MODEL`` from ``args`` = ``RUBRIC@MODEL``; the keyword-only
+    parameters are the family's options (``judge`` is the endpoint spec, required)."""
     rubric, sep, model = args.strip().rpartition("@")
     if not sep or not rubric.strip() or not model.strip():
         raise InputError(
             f"judge scorer id 'judge:{args}' must be judge:RUBRIC@MODEL, e.g. judge:semantic@qwen"
         )
-    known = (
-        "cache",
-        "concurrency",
-        "max_tokens",
-        "timeout",
-        "max_retries",
-        "backoff",
-        "backoff_max",
-        "api_key_env",
+    return JudgeScorer(
+        rubric.strip(),
+        model.strip(),
+        judge,
+        cache=cache,
+        concurrency=concurrency,
+        max_tokens=max_tokens,
+        timeout=timeout,
+        max_retries=max_retries,
+        backoff=backoff,
+        backoff_max=backoff_max,
+        api_key_env=api_key_env,
     )
-    kwargs = {k: v for k, v in options.items() if k in known and v is not None}
-    return JudgeScorer(rubric.strip(), model.strip(), options.get("judge"), **kwargs)
 
 
 register_scorer_factory("judge", judge_scorer_factory)

@@ -16,7 +16,7 @@ from typing import Any
 
 from lem.errors import InputError
 from lem.formats.ab_jsonl import ABFile, compute_summary, read_ab_jsonl, write_ab_jsonl
-from lem.scoring.base import ScoreContext, Scorer, ScoreResult, get_scorer
+from lem.scoring.base import ScoreContext, Scorer, ScoreResult, get_scorer, scorer_options
 from lem.store import Store
 
 __all__ = [
@@ -38,7 +38,15 @@ def build_scorers(names: Iterable[str], **options: Any) -> list[Scorer]:
     names = dict.fromkeys(n.strip() for n in names if n.strip())
     if not names:
         raise InputError("no scorer given; e.g. --scorer lek-v2")
-    return [get_scorer(name, **options) for name in names]
+    return [
+        get_scorer(name, **{k: v for k, v in options.items() if k in _accepted(name)})
+        for name in names
+    ]
+
+
+def _accepted(name: str) -> set[str]:
+    """The options scorer ``name`` takes (shared options reach only those that take them)."""
+    return set(scorer_options(name).model_fields)
 
 
 def judge_options(
