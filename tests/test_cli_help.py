@@ -55,3 +55,18 @@ def test_help_fits_80_columns_with_whole_option_names(path: list[str], cmd: Any)
         for name in [*param.opts, *param.secondary_opts]:
             if name.startswith("--"):
                 assert name in res.stdout, f"{name} cut from `lem {' '.join(path)} --help`"
+
+
+def test_every_experiment_setting_is_a_flag_of_lem_ab() -> None:
+    """One definition: each ABConfig field is a `lem ab` option with the field's
+    description as its help (no hand-written third copy)."""
+    from lem.config import ABConfig
+
+    cmd = next(c for p, c in COMMANDS if p == ["ab"])
+    by_name = {p.name: p for p in cmd.params}
+    for name, info in ABConfig.model_fields.items():
+        assert name in by_name, f"ABConfig.{name} has no lem ab flag"
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        help_text = " ".join((by_name[name].help or "").split())
+        assert help_text.startswith(str(extra.get("help") or info.description)), name
+    assert set(by_name) - set(ABConfig.model_fields) == {"config", "out_jsonl", "quiet"}

@@ -1,7 +1,7 @@
 """The typed experiment schema shared by ``lem ab --config FILE`` and the CLI flags.
 
-Every field carries its help text; the CLI builds its flags from the same names, and
-flags given on the command line win over the YAML file.
+Every field carries its help text; ``lem ab``'s flags are generated from these fields
+(:mod:`lem.cli.schema`), and flags given on the command line win over the YAML file.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class ABConfig(BaseModel):
         description="Model spec: hf:PATH (or a bare directory), hf:demo (bundled demo model), "
         "mlx:PATH (MLX in-process, Apple Silicon), openai:URL#MODEL for an "
         "OpenAI-compatible server.",
+        json_schema_extra={"short": "-m"},
     )
     model_id: str | None = Field(
         None,
@@ -49,29 +50,47 @@ class ABConfig(BaseModel):
     probes: str | None = Field(
         None, description="Probe set file (.json, .jsonl, .csv); default: lem's bundled set."
     )
-    probe_ids: list[str] | None = Field(None, description="Only these probe ids, in this order.")
-    domains: list[str] | None = Field(None, description="Only probes of these domains.")
+    probe_ids: list[str] | None = Field(
+        None,
+        description="Only these probe ids, in this order.",
+        json_schema_extra={
+            "help": "Only these probe ids: repeat the flag (each value is an id as written, "
+            "commas included) or give a comma-separated list."
+        },
+    )
+    domains: list[str] | None = Field(
+        None, description="Only probes of these domains.", json_schema_extra={"split": True}
+    )
     limit: int | None = Field(None, ge=1, description="At most this many probes.")
     kernels: list[str] = Field(
         default_factory=list,
         description="Extra kernels as NAME=PATH; bundled: lek (axioms JSON), lek-text (text).",
+        json_schema_extra={"flag": "--kernel", "short": "-k"},
     )
     render_json_kernels: bool = Field(
         False,
         description="Render axioms-layout JSON kernels to text instead of using them verbatim.",
+        json_schema_extra={"off": "--verbatim-json-kernels"},
     )
     conditions: list[str] = Field(
         default_factory=lambda: list(DEFAULT_CONDITIONS),
         description="Conditions: baseline, system:K, prefix:K, sandwich:K, sandwich:S+P; "
         "NAME=SPEC names one (e.g. json=system:lek).",
+        json_schema_extra={"flag": "--condition", "short": "-C", "split": True},
     )
     samples: int = Field(1, ge=1, description="Generations per probe and condition.")
     temperature: float = Field(0.0, ge=0.0, description="Sampling temperature; 0 = greedy.")
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
     max_tokens: int = Field(1024, ge=1, description="Maximum new tokens per generation.")
     seed: int = Field(0, description="Run seed; each item's seed derives from it and its key.")
-    stop: list[str] = Field(default_factory=list, description="Stop strings.")
-    batch_size: int = Field(8, ge=1, description="hf: prompts per batch.")
+    stop: list[str] = Field(
+        default_factory=list,
+        description="Stop strings.",
+        json_schema_extra={"help": "Stop strings. Repeatable."},
+    )
+    batch_size: int = Field(
+        8, ge=1, description="hf: prompts per batch.", json_schema_extra={"short": "-b"}
+    )
     device: str = Field("auto", description="hf: auto, cpu, cuda, cuda:N or mps.")
     dtype: str = Field("auto", description="hf: auto, float32, float16, bfloat16 or float64.")
     trust_remote_code: bool = Field(False, description="hf: allow model code from the model dir.")
@@ -79,11 +98,15 @@ class ABConfig(BaseModel):
         "OPENAI_API_KEY", description="openai: environment variable holding the API key."
     )
     concurrency: int = Field(4, ge=1, description="openai: requests in flight.")
-    timeout: float = Field(300.0, gt=0, description="openai: seconds per request.")
+    timeout: float = Field(
+        300.0, gt=0, description="openai: total seconds per request (a deadline, then retried)."
+    )
     max_retries: int = Field(6, ge=0, description="openai: retries on 429/5xx/timeouts.")
     db: str = Field(DEFAULT_DB, description="Run store: SQLite path or SQLAlchemy URL.")
     scorers: list[str] = Field(
-        default_factory=lambda: ["lek-v2"], description="Scorers applied inline."
+        default_factory=lambda: ["lek-v2"],
+        description="Scorers applied inline.",
+        json_schema_extra={"flag": "--scorer", "split": True},
     )
     judge: str | None = Field(
         None, description="Judge endpoint for judge:RUBRIC@MODEL scorers: openai:URL#MODEL."
@@ -93,6 +116,7 @@ class ABConfig(BaseModel):
         default_factory=dict,
         description="Labels for reports, e.g. family=mistral version=0.2 base=NAME "
         "(not part of the run id).",
+        json_schema_extra={"flag": "--tag", "pairs": True},
     )
     lease_s: float = Field(1800.0, gt=0, description="Seconds a claimed item stays reserved.")
 
@@ -103,11 +127,6 @@ class ABConfig(BaseModel):
         if v not in allowed:
             raise ValueError(f"must be one of {', '.join(sorted(allowed))}")
         return v
-
-    @classmethod
-    def field_help(cls, name: str) -> str:
-        info = cls.model_fields[name]
-        return info.description or ""
 
     def merged(self, overrides: dict[str, Any]) -> ABConfig:
         """A copy with the given (non-None) fields replaced: flags win over the file. Only
