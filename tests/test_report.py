@@ -234,6 +234,63 @@ def test_second_run_gives_byte_identical_files(golden: ReportResult, tmp_path: P
     assert str(GOLDEN) not in text and str(tmp_path) not in text
 
 
+def test_helper_process_and_serial_build_write_the_same_files(tmp_path: Path) -> None:
+    """Plots and viewer drawn in a forked helper beside the statistics, or here after
+    them: byte for byte the same report."""
+    par = build_golden(tmp_path / "par", parallel=True)
+    ser = build_golden(tmp_path / "ser", parallel=False)
+    assert sorted(par.files) == sorted(ser.files) and len(par.files) == 9
+    for name in par.files:
+        assert (par.out_dir / name).read_bytes() == (ser.out_dir / name).read_bytes(), name
+
+
+def test_a_failure_in_the_helper_is_raised_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lem.report.plots as plots
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("boom in the forest plot")
+
+    monkeypatch.setattr(plots, "_forest", boom)
+    with pytest.raises(RuntimeError, match="boom in the forest plot"):
+        build_golden(tmp_path / "r", parallel=True)
+
+
+def test_summary_json_is_json_dumps_of_the_rounded_summary(golden: ReportResult) -> None:
+    import enum
+
+    import numpy as np
+
+    from lem.report.build import round_floats, summary_json_text
+
+    class Label(str):
+        pass
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    odd = {
+        "a": np.float64(1.23456789),
+        2: (1, True, np.int64(3), np.bool_(True)),
+        "c": float("nan"),
+        "d": -0.0,
+        "e": [],
+        "f": {},
+        "g": object,
+        "h": Label('x\u2028"y'),
+        "i": Level.HIGH,
+        "j": float("-inf"),
+        "k": [1e300, 1e-7, 0.1234564999],
+    }
+    for obj in (odd, golden.full_summary):
+        want = json.dumps(
+            round_floats(obj), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False
+        )
+        assert summary_json_text(obj) == want
+    assert json.loads(summary_json_text(golden.full_summary)) == golden.summary
+
+
 def test_statistics_match_the_stats_module(golden: ReportResult) -> None:
     s = golden.summary
     settings = s["settings"]

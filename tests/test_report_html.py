@@ -24,7 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
-from lem.report.html import render_viewer, viewer_data, viewer_html
+from lem.numfmt import fmt_fixed
+from lem.report.html import decode_payload, js_regex, render_viewer, viewer_data, viewer_html
 from lem.report.model import ResponseRecord
 from lem.scoring.lek_v2 import (
     LEK_V2_SIGNALS,
@@ -232,9 +233,8 @@ def test_page_is_self_contained_and_escaped() -> None:
     assert page.count("</script>") == 2  # the data block and the viewer's script
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
     assert "@import" not in page and "url(" not in page
-    data = re.search(r'<script type="application/json" id="lem-data">(.*?)</script>', page, re.S)
-    assert data is not None
-    parsed = json.loads(data.group(1))
+    assert "alpha-1b" in page  # model labels appear escaped in the static per-model table
+    parsed = decode_payload(page)
     texts = [
         s["t"]
         for p in parsed["probes"]
@@ -244,6 +244,7 @@ def test_page_is_self_contained_and_escaped() -> None:
         for s in c["samples"]
     ]
     assert HOSTILE in texts
+    assert HOSTILE not in page  # the responses travel compressed, never as markup
 
 
 def test_viewer_data_structure() -> None:
@@ -266,26 +267,42 @@ def test_viewer_data_structure() -> None:
                     assert cell["delta"] == pytest.approx(deltas[key])
 
 
-def test_spans_use_utf16_offsets() -> None:
-    text = "😀 There is tension here, however."
-    rec = ResponseRecord("m", "P", "c", "p", "baseline", text, "lek-v2", 1.0, {})
-    data = viewer_data([rec], scorer="lek-v2")
-    flat = data["probes"][0]["rows"][0]["c"][0]["samples"][0]["m"]
-    utf16 = text.encode("utf-16-le")
-    found = {
-        utf16[2 * flat[k] : 2 * flat[k + 1]].decode("utf-16-le") for k in range(0, len(flat), 3)
-    }
-    assert {"tension", "however", "There"} <= found
-
-
 def test_other_scorer_without_lek_signals_has_no_highlight() -> None:
     rec = ResponseRecord("m", "P", "c", "p", "baseline", "tension", "judge", 0.5, {"harm": 0.1})
     data = viewer_data([rec], scorer="judge")
-    assert data["highlight"] == [] and data["signals"] == ["harm"]
-    assert data["probes"][0]["rows"][0]["c"][0]["samples"][0]["m"] == []
+    assert data["highlight"] == [] and data["signals"] == ["harm"] and data["rules"] == []
 
 
-def test_generation_is_fast() -> None:
+@pytest.mark.parametrize(
+    ("pattern", "js"),
+    [
+        (r"\?", r"\?"),
+        (r"\b\d+[\d,.]*\b", None),
+        ("e\\.g\\.", r"e\.g\."),
+        ("think of .{3,30} as", "think of [^\\n]{3,30} as"),
+        (r"[*_]{1,2}\w", r"[*_]{1,2}[\p{L}\p{N}_]"),
+    ],
+)
+def test_python_patterns_become_unicode_aware_javascript(pattern: str, js: str | None) -> None:
+    out = js_regex(pattern)
+    if js is not None:
+        assert out == js
+    else:
+        assert r"\p{Nd}" in out and r"\b" not in out and "(?<=[\\p{L}\\p{N}_])" in out
+
+
+def test_no_spans_are_computed_in_python_and_the_data_is_compressed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """9,090 responses of 1,500 characters: the page carries the scorer's patterns, not
+    per-response spans (highlighting runs in the browser, for the rows shown), and the
+    responses travel deflated. (How long it takes is measured in benchmarks/, not here.)"""
+    import lem.scoring.lek_v2 as lek
+
+    def forbidden(text: str) -> Any:
+        raise AssertionError("matched_spans must not run while writing the page")
+
+    monkeypatch.setattr(lek, "matched_spans", forbidden)
     text = " ".join(v["text"] for v in VECTORS[:60])[:1500]
     records = [
         ResponseRecord(
@@ -295,19 +312,27 @@ def test_generation_is_fast() -> None:
             "prompt",
             c,
             f"{text} {m} {p}",
-            "judge",
+            "lek-v2",
             float(p % 11),
-            {"a": 1.0, "b": 2.0},
+            {"nuance": 1.0, "questioning": 2.0},
         )
         for m in range(30)
         for p in range(101)
         for c in CONDITIONS
     ]
-    start = time.perf_counter()
-    page = viewer_html(records, {}, title="big", scorer="judge")
-    elapsed = time.perf_counter() - start
-    assert len(page) > 9000 * 1500
-    assert elapsed < 2.0, elapsed
+    page = viewer_html(records, {}, title="big", scorer="lek-v2")
+    raw = sum(len(r.response) for r in records)
+    assert raw > 9000 * 1500
+    assert len(page) < raw / 4
+    data = decode_payload(page)
+    assert {k for k in data} >= {"rules", "probes", "models"}
+    assert len(data["rules"]) >= len(data["highlight"]) == 11
+    samples = [
+        s for p in data["probes"] for r in p["rows"] for c in r["c"] if c for s in c["samples"]
+    ]
+    assert len(samples) == len(records)
+    assert all(set(s) == {"e", "g", "n", "s", "t"} for s in samples)
+    assert sorted(s["t"] for s in samples) == sorted(r.response for r in records)
 
 
 # ---- the page in a real browser -----------------------------------------------------------
@@ -458,11 +483,25 @@ el.dispatchEvent(new Event(el.tagName === 'SELECT' || el.type === 'checkbox' ? '
 """
 
 
+def open_page(browser: Browser, path: Path) -> None:
+    """Navigate to ``path`` and wait until the viewer has decoded its data and rendered
+    (``body[data-ready]``); the wait only bounds a hang, nothing asserts on its length."""
+    browser.call("POST", "/url", {"url": path.as_uri()})
+    deadline = time.monotonic() + 120
+    while True:
+        ready = browser.js("return document.body.dataset.ready || '';")
+        if ready:
+            assert ready == "1", browser.js("return document.getElementById('probes').textContent")
+            return
+        assert time.monotonic() < deadline, "the viewer never finished loading"
+        time.sleep(0.05)
+
+
 def test_viewer_in_chromium(browser: Browser, tmp_path: Path) -> None:
     records = sample_records()
     out = tmp_path / "viewer.html"
     render_viewer(records, {"conditions": {"baseline": 2.0}}, out, title="Demo", scorer="lek-v2")
-    browser.call("POST", "/url", {"url": out.as_uri()})
+    open_page(browser, out)
 
     shown = browser.js(SHOWN_JS)
     assert [p["id"] for p in shown] == ["P1_WATER", "P2_CLINIC", "P10_ARCHIVE"]
@@ -542,4 +581,235 @@ def test_empty_and_odd_inputs(tmp_path: Path) -> None:
     summary: dict[str, Any] = {1: "x", "nested": {"a": {"kernel": {"mean": "n/a"}}}}
     render_viewer([odd], summary, out, title="odd", scorer="s")
     page = out.read_text("utf-8")
-    assert "non-finite score nan" in page and "\\udcff" in page
+    assert "m\\udcff" in page  # the label in the static table, as its escape
+    sample = decode_payload(page)["probes"][0]["rows"][0]["c"][0]["samples"][0]
+    assert sample["e"] == "non-finite score nan" and sample["t"] == "x\udcff y"
+
+
+# ---- numbers, highlighting, tables and scale in the browser ------------------------------
+
+AWKWARD = [
+    1.085,
+    -0.275,
+    2.675,
+    0.005,
+    -0.005,
+    0.0,
+    -0.0,
+    1e-7,
+    -1e-7,
+    0.125,
+    5.655,
+    6.204999999999999,
+    -3.4250000000000007,
+    123456789.125,
+    1.5e20,
+    1e21,
+    2.5e-7,
+    99.995,
+    -99.995,
+    0.999,
+    9.995,
+    float("inf"),
+    float("-inf"),
+]
+
+
+def test_script_rounds_numbers_as_numfmt(browser: Browser, tmp_path: Path) -> None:
+    out = tmp_path / "viewer.html"
+    render_viewer(sample_records(), {}, out, title="numbers", scorer="lek-v2")
+    open_page(browser, out)
+    rng = __import__("random").Random(7)
+    values = AWKWARD + [round(rng.uniform(-50, 50), rng.randint(1, 5)) for _ in range(300)]
+    values += [rng.uniform(-1e6, 1e6) * 10 ** rng.randint(-12, 3) for _ in range(300)]
+    finite = [v for v in values if abs(v) != float("inf")]
+    got = browser.js(
+        "const f = window.lemViewer.format;"
+        "const out = arguments[0].map(v => [1, 2, 3].map(p => [f(v, p, false), f(v, p, true)]));"
+        "return [out, [f(Infinity, 2, false), f(-Infinity, 2, true), f(NaN, 2, true),"
+        " f(null, 2, false)]];",
+        finite,
+    )
+    want = [[[fmt_fixed(v, p), fmt_fixed(v, p, signed=True)] for p in (1, 2, 3)] for v in finite]
+    assert got[0] == want
+    specials = [float("inf"), float("-inf"), float("nan"), None]
+    assert got[1] == [fmt_fixed(v, 2, signed=k in (1, 2)) for k, v in enumerate(specials)]
+    assert got[0][AWKWARD.index(1.085)][1] == ["1.09", "+1.09"]
+    assert got[0][AWKWARD.index(-0.275)][1] == ["-0.28", "-0.28"]
+
+
+def _utf16_spans(text: str) -> list[list[int]]:
+    order = {name: k for k, name in enumerate(HIGHLIGHT)}
+    offsets = [0]
+    for ch in text:
+        offsets.append(offsets[-1] + (2 if ord(ch) > 0xFFFF else 1))
+    return sorted([offsets[s], offsets[e], order[name]] for s, e, name in matched_spans(text))
+
+
+HIGHLIGHT = [s for s in LEK_V2_SIGNALS if s not in NOT_COUNTED]
+
+
+def test_script_highlights_exactly_the_scorers_matches(browser: Browser, tmp_path: Path) -> None:
+    out = tmp_path / "viewer.html"
+    render_viewer(sample_records(), {}, out, title="spans", scorer="lek-v2")
+    open_page(browser, out)
+    texts = [v["text"] for v in VECTORS] + [
+        "😀 There is tension here, however. Ünïcödé Ñame met Zoë in 2019; 42,5 people?",
+        "xAlice met Bob. Carol left. 😀Dave and 😀 Eve.",
+        "Certainly! I feel — *really* — that consent matters...\n\n> quoted | piped",
+        "e.g. for example, think of the archive as a vault, from their perspective",
+    ]
+    got = browser.js(
+        "return arguments[0].map(t => { const f = window.lemViewer.spans(t); const o = [];"
+        " for (let k = 0; k < f.length; k += 3) o.push([f[k], f[k + 1], f[k + 2]]);"
+        " return o.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]); });",
+        texts,
+    )
+    assert got == [_utf16_spans(t) for t in texts]
+    assert sum(len(g) for g in got) > 1000
+
+
+def _big_records(models: int, probes: int, conditions: list[str]) -> list[ResponseRecord]:
+    """models × probes × conditions responses of about 2,000 characters (deterministic)."""
+    base = [v["text"] for v in VECTORS if len(v["text"]) > 40]
+    records = []
+    for m in range(models):
+        for p in range(probes):
+            for c, cond in enumerate(conditions):
+                k = (m * 31 + p * 7 + c) % len(base)
+                text = f"Model {m} on probe {p}, {cond}. " + " ".join(
+                    base[(k + j) % len(base)] for j in range(12)
+                )
+                text = text[:2000]
+                failed = (m + p + c) % 97 == 0
+                records.append(
+                    ResponseRecord(
+                        model=f"org/very-long-model-name-{m:03d}-instruct-v0.{m % 4}-4bit-ngs",
+                        probe_id=f"P{p:02d}_PROBE",
+                        category=f"domain{p % 5}",
+                        prompt=f"Prompt of probe {p}",
+                        condition=cond,
+                        response=text,
+                        scorer="lek-v2",
+                        score=None if failed else float((m * 7 + p * 3 + c * 5) % 41 - 10),
+                        signals={} if failed else {"nuance": float(c), "questioning": 1.0},
+                        error="timeout" if failed else None,
+                    )
+                )
+    return records
+
+
+def test_ten_thousand_responses_render_and_filter(browser: Browser, tmp_path: Path) -> None:
+    records = _big_records(167, 20, ["baseline", "json", "txt"])
+    assert len(records) == 10_020
+    out = tmp_path / "big.html"
+    render_viewer(records, {}, out, title="big", scorer="lek-v2")
+    open_page(browser, out)
+    meta = browser.js("return document.querySelector('.meta').textContent;")
+    assert "10020 responses" in meta and "167 models" in meta
+    # one page of rows is in the DOM, not 10,000 responses, and it is highlighted
+    shown = browser.js(SHOWN_JS)
+    assert [p["id"] for p in shown] == ["P00_PROBE"] and len(shown[0]["rows"]) == 50
+    assert browser.js("return document.querySelectorAll('pre.resp').length;") == 3 * 50
+    assert browser.js("return document.querySelectorAll('pre.resp mark').length;") > 50
+    # the per-model table: one row per model, filterable, a click picks the model
+    assert browser.js("return document.querySelectorAll('#model-table tbody tr').length;") == 167
+    browser.js(SET_JS, "f-model-table", "name-042")
+    visible = browser.js(
+        "return Array.from(document.querySelectorAll('#model-table tbody tr'))"
+        ".filter(tr => !tr.hidden).map(tr => tr.querySelector('button').textContent);"
+    )
+    assert visible == ["org/very-long-model-name-042-instruct-v0.2-4bit-ngs"]
+    browser.js("document.querySelector('#model-table tbody tr:not([hidden]) button').click();")
+    assert browser.js("return document.getElementById('f-model').value;") == "42"
+    shown = browser.js(SHOWN_JS)
+    assert len(shown) == 20
+    assert {r["model"] for p in shown for r in p["rows"]} == {visible[0]}
+    assert browser.js("return document.querySelector('#model-table tr.sel').dataset.model;") == "42"
+    # the probe filters still work on the full data
+    browser.js(SET_JS, "f-search", "p07_")
+    assert [p["id"] for p in browser.js(SHOWN_JS)] == ["P07_PROBE"]
+    browser.js(SET_JS, "f-model", "")
+    shown = browser.js(SHOWN_JS)
+    assert [p["id"] for p in shown] == ["P07_PROBE"] and len(shown[0]["rows"]) == 50
+    pages = browser.js("return document.querySelector('#pager-top .page-info').textContent;")
+    assert pages.startswith("page 1 / 4 · 1 probe · 167 model rows")
+    browser.js("document.querySelectorAll('#pager-top button')[1].click();")
+    shown = browser.js(SHOWN_JS)
+    assert len(shown[0]["rows"]) == 50 and shown[0]["rows"][0]["model"].endswith(
+        "050-instruct-v0.2-4bit-ngs"
+    )
+    assert browser.js("return window.__lem;") == {"errors": [], "dialogs": []}
+
+
+def test_six_conditions_fit_side_by_side_at_1400px(browser: Browser, tmp_path: Path) -> None:
+    conds = [
+        "baseline",
+        "system:lek-json",
+        "system:lek-txt",
+        "prefix:lek",
+        "sandwich:lek",
+        "suffix",
+    ]
+    records = _big_records(2, 3, conds)
+    out = tmp_path / "six.html"
+    render_viewer(records, {}, out, title="six", scorer="lek-v2")
+    open_page(browser, out)
+    assert browser.js("return window.innerWidth;") <= 1400
+    problems = browser.js(
+        """
+        const bad = [];
+        for (const row of document.querySelectorAll('.model-row')) {
+          const cells = Array.from(row.querySelectorAll('article.cell'));
+          if (cells.length !== 6) bad.push('cells ' + cells.length);
+          const tops = new Set(cells.map(c => Math.round(c.getBoundingClientRect().top)));
+          if (tops.size !== 1) bad.push('not side by side');
+          cells.forEach((c, i) => {
+            const r = c.getBoundingClientRect();
+            if (i && r.left < cells[i - 1].getBoundingClientRect().right) bad.push('overlap');
+            for (const e of c.querySelectorAll('.sig > span, .sig .nm, .sig .v, .cell-head')) {
+              const q = e.getBoundingClientRect();
+              if (q.left < r.left - 0.5 || q.right > r.right + 0.5) bad.push('out ' + e.className);
+            }
+            const sig = c.querySelector('.sig');
+            if (sig && sig.scrollWidth > sig.clientWidth + 1) bad.push('sig overflows');
+            for (const v of c.querySelectorAll('.sig .v')) {
+              const a = v.getBoundingClientRect(), n = v.previousSibling.getBoundingClientRect();
+              if (a.top < n.bottom - 1 && a.left < n.right - 0.5) bad.push('value over name');
+            }
+          });
+        }
+        return bad;
+        """
+    )
+    assert problems == []
+    assert browser.js("return document.querySelectorAll('.model-row').length;") == 6
+
+
+def test_viewer_table_prints_the_reports_strings(tmp_path: Path) -> None:
+    """The viewer's per-model means and deltas are report.md's strings (one rounding rule)."""
+    from tests.test_report import build_golden
+
+    res = build_golden(tmp_path / "r", plots=False)
+    page = (tmp_path / "r" / "report.html").read_text("utf-8")
+    md = (tmp_path / "r" / "report.md").read_text("utf-8")
+    overview = md.split("## Overview", 1)[1].split("\n\n")[2].splitlines()[2:]
+    table = page.split('id="model-table"', 1)[1].split("</table>", 1)[0]
+    rows = {
+        html_row.split('class="pick" data-model="', 1)[1]
+        .split(">", 1)[1]
+        .split("<", 1)[0]: re.findall(r"<td[^>]*>([^<]*)</td>", html_row)
+        for html_row in table.split("<tr data-model=")[1:]
+    }
+    assert len(overview) == len(rows) == 3
+    conditions = res.summary["conditions"]
+    for line in overview:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        model = cells[0]
+        got = rows[model]
+        # report.md: model, probes, baseline [CI], then per condition mean, n, Δ [CI], p
+        assert got[2] == cells[2].split(" ")[0]
+        for k, _cond in enumerate(conditions[1:]):
+            mean, n, delta = cells[3 + 4 * k], cells[4 + 4 * k], cells[5 + 4 * k].split(" ")[0]
+            assert got[3 + 3 * k] == mean
+            assert got[4 + 3 * k] == f"{delta} ({n})"

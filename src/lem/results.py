@@ -8,7 +8,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from lem.formats.ab_jsonl import ABCondition, ABFile, ABProbe, compute_summary, iso_now
+from lem.formats.ab_jsonl import (
+    BASELINE,
+    ABCondition,
+    ABFile,
+    ABProbe,
+    compute_summary,
+    iso_now,
+)
 from lem.store import Store
 
 __all__ = ["ab_file_from_store", "print_summary"]
@@ -103,37 +110,60 @@ def ab_file_from_store(store: Store, run_id: str, scorer: str | None = None) -> 
 
 
 def print_summary(abfile: ABFile, console: Console, *, title: str = "") -> None:
-    """Per condition: n, mean, delta vs baseline, improved/regressed/unchanged; per domain."""
+    """Per condition: n, mean, delta vs baseline, improved/regressed/unchanged; per domain.
+
+    Means and deltas are computed here from the full-precision scores, as ``lem report``
+    computes them (a condition's mean over the probes it scored; Δ the mean paired
+    difference over the probes scored under both it and the baseline, each rounded to
+    1e-9; improved/regressed beyond the ±0.5 band), and printed by :mod:`lem.numfmt`, so the
+    terminal and ``report.md`` show the same strings. The upstream summary line
+    (``abfile.summary``, whose ``avg_lek`` is already rounded) only gives the condition
+    order; it is never changed.
+    """
+    from lem.numfmt import DASH, fmt_delta, fmt_mean
+    from lem.report.analysis import mean_score, paired_delta_stats
+
     summary = abfile.summary
-    n_by_cond: dict[str, int] = defaultdict(int)
+    conds = [str(row["name"]) for row in summary.conditions]
     for probe in abfile.probes:
-        for cond in probe.conditions:
-            n_by_cond[cond] += 1
+        conds += [c for c in probe.conditions if c not in conds]
+    scores: dict[str, dict[str, float]] = {c: {} for c in conds}
+    for probe in abfile.probes:
+        for cond, result in probe.conditions.items():
+            scores[cond][probe.id] = float(result.lek_score)
+    base = scores.get(BASELINE) if BASELINE in conds else None
     scorer = str(summary.extra.get("scorer") or "lek-v2")
     table = Table(title=title or f"{scorer} by condition — {summary.model}", title_justify="left")
     for col in ("condition", "n", "mean", "Δ vs baseline", "improved", "regressed", "unchanged"):
         table.add_column(col, justify="left" if col == "condition" else "right")
-    for row in summary.conditions:
-        delta = row.get("delta_vs_baseline")
+    for cond in conds:
+        vals = scores[cond]
+        paired = None
+        if base is not None and cond != BASELINE:
+            pids = [pid for pid in vals if pid in base]
+            paired = paired_delta_stats([base[p] for p in pids], [vals[p] for p in pids])
         table.add_row(
-            row["name"],
-            str(n_by_cond.get(row["name"], 0)),
-            f"{row['avg_lek']:.2f}",
-            "—" if delta is None else f"{delta:+.2f}",
-            str(row["improved"]) if delta is not None else "—",
-            str(row["regressed"]) if delta is not None else "—",
-            str(row["unchanged"]) if delta is not None else "—",
+            cond,
+            str(len(vals)),
+            fmt_mean(mean_score(list(vals.values()))),
+            DASH if paired is None else fmt_delta(paired.mean),
+            DASH if paired is None else str(paired.improved),
+            DASH if paired is None else str(paired.regressed),
+            DASH if paired is None else str(paired.unchanged),
         )
     console.print(table)
-    cats = summary.categories
+    cats: dict[str, dict[str, list[float]]] = {}
+    for probe in abfile.probes:
+        per = cats.setdefault(probe.category, {})
+        for cond, result in probe.conditions.items():
+            per.setdefault(cond, []).append(float(result.lek_score))
     if cats:
-        conds = [row["name"] for row in summary.conditions]
         dom = Table(title=f"mean {scorer} by domain", title_justify="left")
         dom.add_column("domain")
         for c in conds:
             dom.add_column(c, justify="right")
         for cat in sorted(cats):
-            dom.add_row(cat, *(_fmt(cats[cat].get(c)) for c in conds))
+            dom.add_row(cat, *(fmt_mean(mean_score(cats[cat].get(c, []))) for c in conds))
         console.print(dom)
     errors = sum(len(p.extra.get("errors", {})) for p in abfile.probes)
     if errors:
@@ -149,7 +179,3 @@ def print_summary(abfile: ABFile, console: Console, *, title: str = "") -> None:
             f"[yellow]{sum(empty.values())} empty or whitespace-only answer(s) ({reasons}): "
             "scored as given[/]"
         )
-
-
-def _fmt(v: float | None) -> str:
-    return "—" if v is None else f"{v:.2f}"

@@ -80,7 +80,7 @@ def report(
     )
     for note in result.notes:
         console.print(f"[yellow]note:[/] {note}")
-    _print_overview(console, result.summary)
+    _print_overview(console, result.full_summary)
 
 
 def _plural(n: int, word: str) -> str:
@@ -88,9 +88,11 @@ def _plural(n: int, word: str) -> str:
 
 
 def _print_overview(console: Any, summary: dict[str, Any]) -> None:
+    """The overview table of report.md in the terminal, from the unrounded summary and
+    formatted by :mod:`lem.numfmt`, so every string matches report.md's."""
     from rich.table import Table
 
-    from lem.report.markdown import fmt_delta, fmt_mean, fmt_p
+    from lem.numfmt import DASH, fmt_delta, fmt_mean, fmt_p
 
     scorer = summary["settings"]["scorers"][0]
     data = summary["scorers"][scorer]
@@ -110,7 +112,7 @@ def _print_overview(console: Any, summary: dict[str, Any]) -> None:
         for c in others:
             cell = row["conditions"].get(c)
             if cell is None:
-                cells += ["—", "—"]
+                cells += [DASH, DASH]
             else:
                 cells += [fmt_delta(cell["delta"]), fmt_p(cell["p_holm"])]
         table.add_row(*cells)

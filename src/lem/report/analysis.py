@@ -35,16 +35,25 @@ from typing import Any
 import numpy as np
 
 from lem.errors import InputError
+from lem.numfmt import fmt_sig
 from lem.report.model import ResponseRecord, SourceInfo
 
 __all__ = [
     "BASELINE",
+    "DELTA_DECIMALS",
     "INCIDENCE_SIGNALS",
     "REPORT_FORMAT",
     "Analysis",
+    "PairedDeltas",
+    "Prepared",
     "ReportSettings",
     "analyse",
+    "finish",
+    "mean_score",
     "natural_key",
+    "paired_delta_stats",
+    "paired_deltas",
+    "prepare",
     "signal_weights",
 ]
 
@@ -91,17 +100,39 @@ class ReportSettings:
 
 @dataclass
 class _Cell:
-    """One (model, condition, probe): the mean over its successful samples."""
+    """One (model, condition, probe): the mean over its successful samples. Signal means
+    and score contributions are computed on demand (only the probes listed as regressions
+    or rescues need them)."""
 
     total: float = 0.0
     count: int = 0
-    signals: dict[str, float] = field(default_factory=dict)
-    contrib: dict[str, float] = field(default_factory=dict)
+    samples: list[Mapping[str, float]] = field(default_factory=list)
+    _contrib: dict[str, float] | None = None
 
     @property
     def score(self) -> float:
         """Mean over the probe's successful samples (the one score with sample 0 only)."""
         return self.total / self.count
+
+    def _average(self, rows: Iterable[Mapping[str, float]]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for row in rows:
+            for name, value in row.items():
+                out[name] = out.get(name, 0.0) + value
+        if self.count > 1:
+            out = {k: v / self.count for k, v in out.items()}
+        return out
+
+    def signals(self) -> dict[str, float]:
+        """Each signal's mean over the samples."""
+        return self._average(self.samples)
+
+    def contrib(self, weights: Mapping[str, tuple[float, float | None]]) -> dict[str, float]:
+        """Each signal's mean score contribution (``min(value * weight, cap)`` per sample;
+        computed once per cell, the weights being the scorer's)."""
+        if self._contrib is None:
+            self._contrib = self._average(_contributions(row, weights) for row in self.samples)
+        return self._contrib
 
 
 @dataclass
@@ -129,6 +160,57 @@ class Analysis:
     summary: dict[str, Any]
     scores: dict[str, dict[str, dict[str, list[float]]]]
     records: list[ResponseRecord]
+
+
+DELTA_DECIMALS = 9
+"""Decimals paired deltas are rounded to (:data:`lem.analysis.stats.DELTA_DECIMALS`)."""
+
+
+def paired_deltas(a: Any, b: Any) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """``b - a`` rounded to 1e-9, ``-0.0`` made ``0.0``: exactly
+    :func:`lem.analysis.stats.paired_deltas` (tests check), without importing scipy, so the
+    report can collect its data and start drawing while the statistics module loads."""
+    x = np.asarray(a, dtype=np.float64)
+    y = np.asarray(b, dtype=np.float64)
+    out: np.ndarray[Any, np.dtype[np.float64]] = np.round(y - x, DELTA_DECIMALS) + 0.0
+    return out
+
+
+def mean_score(values: Sequence[float]) -> float | None:
+    """The mean the report prints for ``values`` (None when empty): the value itself when all
+    values are equal, else numpy's mean, exactly as :func:`lem.analysis.stats.describe`
+    computes it. ``lem ab``'s terminal summary uses it too, so both print the same string."""
+    if not len(values):
+        return None
+    return _mean_of(np.asarray(values, dtype=np.float64))
+
+
+def _mean_of(x: np.ndarray[Any, np.dtype[np.float64]]) -> float:
+    return float(x[0]) if x.min() == x.max() else float(x.mean())
+
+
+@dataclass(frozen=True)
+class PairedDeltas:
+    """A paired comparison's descriptive part: ``n`` pairs, mean Δ and the band counts."""
+
+    n: int
+    mean: float | None
+    improved: int
+    regressed: int
+    unchanged: int
+
+
+def paired_delta_stats(a: Sequence[float], b: Sequence[float], band: float = 0.5) -> PairedDeltas:
+    """Mean paired Δ (``b - a`` per probe, rounded to 1e-9 as every report delta) and the
+    improved/regressed/unchanged counts beyond ``band``: the numbers ``report.md`` prints
+    for the same pairs (:func:`lem.analysis.stats.paired_comparison`)."""
+    if not len(a):
+        return PairedDeltas(0, None, 0, 0, 0)
+    d = paired_deltas(a, b)
+    improved = int(np.count_nonzero(d > band))
+    regressed = int(np.count_nonzero(d < -band))
+    n = int(d.size)
+    return PairedDeltas(n, _mean_of(d), improved, regressed, n - improved - regressed)
 
 
 def natural_key(text: str | None) -> tuple[tuple[int, int | str], ...]:
@@ -164,10 +246,7 @@ def _contributions(
 
 
 def _collect(
-    records: Iterable[ResponseRecord],
-    scorer: str,
-    models: Sequence[str],
-    weights: Mapping[str, tuple[float, float | None]] | None,
+    records: Iterable[ResponseRecord], scorer: str, models: Sequence[str]
 ) -> dict[str, _ModelData]:
     data = {m: _ModelData() for m in models}
     seen_probe: dict[str, set[str]] = {m: set() for m in models}
@@ -204,26 +283,19 @@ def _collect(
         cell = md.cells.setdefault(cond, {}).setdefault(rec.probe_id, _Cell())
         cell.total += rec.score
         cell.count += 1
-        contrib = _contributions(rec.signals, weights) if weights is not None else {}
-        for name, value in rec.signals.items():
-            cell.signals[name] = cell.signals.get(name, 0.0) + value
-        for name, value in contrib.items():
-            cell.contrib[name] = cell.contrib.get(name, 0.0) + value
+        cell.samples.append(rec.signals)
     for md in data.values():
         if BASELINE in md.conditions:
             md.conditions.remove(BASELINE)
             md.conditions.insert(0, BASELINE)
-        for cells in md.cells.values():
-            for cell in cells.values():
-                if cell.count > 1:
-                    cell.signals = {k: v / cell.count for k, v in cell.signals.items()}
-                    cell.contrib = {k: v / cell.count for k, v in cell.contrib.items()}
     return data
 
 
-def _drivers(a: _Cell, b: _Cell, use_weights: bool) -> list[list[Any]]:
-    before = a.contrib if use_weights else a.signals
-    after = b.contrib if use_weights else b.signals
+def _drivers(
+    a: _Cell, b: _Cell, weights: Mapping[str, tuple[float, float | None]] | None
+) -> list[list[Any]]:
+    before = a.contrib(weights) if weights is not None else a.signals()
+    after = b.contrib(weights) if weights is not None else b.signals()
     deltas = [
         (name, after.get(name, 0.0) - before.get(name, 0.0))
         for name in sorted(set(before) | set(after))
@@ -261,8 +333,6 @@ class _Paired:
     @property
     def in_family(self) -> bool:
         """Whether the comparison joins the Holm family: some probe, some non-zero delta."""
-        from lem.analysis.stats import paired_deltas
-
         return bool(self.probes) and bool(paired_deltas(self.a, self.b).any())
 
 
@@ -280,12 +350,12 @@ def _compare(
     paired: _Paired,
     data: Mapping[str, _ModelData],
     settings: ReportSettings,
-    use_weights: bool,
+    weights: Mapping[str, tuple[float, float | None]] | None,
     family_size: int,
+    ci: tuple[Any, str] | None,
 ) -> dict[str, Any]:
-    """One paired comparison over the probes both sides scored, with its top movers."""
-    from lem.analysis.stats import paired_comparison, paired_deltas
-
+    """One paired comparison over the probes both sides scored, with its top movers
+    (``ci``: the CI of its mean delta, from :class:`_CIBatch`)."""
     spec, probes, a, b = paired.spec, paired.probes, paired.a, paired.b
     ma = data[spec.model_a]
     cells_a = ma.cells.get(spec.cond_a, {})
@@ -301,24 +371,15 @@ def _compare(
         "holm_family": in_family,
         "mde_note": None,
     }
-    if not probes:
+    if not probes or ci is None:
         return {**base, "n": 0, "stats": None, "p_holm": None, "regressions": [], "rescues": []}
-    pc = paired_comparison(
-        a,
-        b,
-        band=settings.band,
-        seed=settings.seed,
-        n_boot=settings.n_boot,
-        level=settings.level,
-        alpha=settings.alpha,
-        power=settings.power,
-        family_size=family_size,
-    )
+    pc = paired_stats(a, b, ci, settings, family_size)
     if math.isnan(pc.mde):
         base["mde_note"] = "undefined: the deltas have no variance"
     elif math.isinf(pc.mde):
         base["mde_note"] = (
-            f"unreachable: no Wilcoxon outcome at n = {pc.n} has p below α/m = {pc.mde_alpha:.3g}"
+            f"unreachable: no Wilcoxon outcome at n = {pc.n} has p below "
+            f"α/m = {fmt_sig(pc.mde_alpha)}"
         )
     deltas = paired_deltas(a, b)
     rows = []
@@ -339,7 +400,7 @@ def _compare(
         (r for r in rows if r["delta"] > settings.band), key=lambda r: (-r["delta"], r["probe"])
     )[: settings.top]
     for r in (*worst, *best):
-        r["drivers"] = _drivers(cells_a[r["probe"]], cells_b[r["probe"]], use_weights)
+        r["drivers"] = _drivers(cells_a[r["probe"]], cells_b[r["probe"]], weights)
     return {
         **base,
         "n": pc.n,
@@ -364,37 +425,134 @@ def _stats_dict(obj: Any) -> dict[str, Any]:
     return out
 
 
-def _describe(values: Sequence[float], settings: ReportSettings) -> dict[str, Any] | None:
-    from lem.analysis.stats import describe
+class _CIBatch:
+    """Every mean CI of a report, computed together: the vectors are collected first and
+    the studentized bootstrap runs once per vector length over all of them
+    (:func:`lem.analysis.stats.studentized_rows` with the same seeded index matrix
+    :func:`~lem.analysis.stats.mean_ci` draws). Each interval is bit for bit the one
+    ``mean_ci`` gives for the vector alone (``tests/test_report.py`` checks); one call per
+    length instead of one per vector makes the statistics of a 180-model report several
+    times faster."""
 
-    if not values:
-        return None
-    d = describe(values, seed=settings.seed, n_boot=settings.n_boot, level=settings.level)
-    return _stats_dict(d)
+    def __init__(self, settings: ReportSettings) -> None:
+        self.settings = settings
+        self.vectors: list[np.ndarray[Any, np.dtype[np.float64]]] = []
+        self.results: list[tuple[Any, str]] = []
+
+    def add(self, values: Any) -> int:
+        """Queue ``values`` (non-empty, finite); returns its index in :attr:`results`."""
+        self.vectors.append(np.asarray(values, dtype=np.float64))
+        return len(self.vectors) - 1
+
+    def run(self) -> list[tuple[Any, str]]:
+        """Compute every queued CI: ``(CI, ci_method)`` per vector, in queue order."""
+        from numpy.random import PCG64, Generator
+
+        from lem.analysis.stats import CI, SMALL_N, studentized_rows, t_interval
+
+        s = self.settings
+        out: list[tuple[Any, str] | None] = [None] * len(self.vectors)
+        by_n: dict[int, list[int]] = {}
+        for i, x in enumerate(self.vectors):
+            if x.size < SMALL_N:
+                out[i] = (t_interval(x, level=s.level), "t")
+            elif x.min() == x.max():
+                out[i] = (CI(float(x[0]), float(x[0]), s.level), "studentized-bootstrap")
+            else:
+                by_n.setdefault(int(x.size), []).append(i)
+        for n, members in by_n.items():
+            idx = Generator(PCG64(s.seed)).integers(0, n, size=(s.n_boot, n))
+            rows = np.stack([self.vectors[i] for i in members])
+            low, high = studentized_rows(rows, idx, s.level)
+            for i, lo, hi in zip(members, low.tolist(), high.tolist(), strict=True):
+                out[i] = (CI(lo, hi, s.level), "studentized-bootstrap")
+        self.results = [r for r in out if r is not None]
+        return self.results
+
+
+def _sd(x: np.ndarray[Any, np.dtype[np.float64]]) -> float:
+    if x.size < 2 or x.min() == x.max():
+        return 0.0
+    return float(x.std(ddof=1))
+
+
+def description(values: Any, ci: tuple[Any, str]) -> Any:
+    """:func:`lem.analysis.stats.describe` of ``values`` with its CI already computed."""
+    from lem.analysis.stats import Description
+
+    x = np.asarray(values, dtype=np.float64)
+    return Description(
+        n=int(x.size),
+        mean=_mean_of(x),
+        median=float(np.median(x)),
+        sd=_sd(x),
+        ci=ci[0],
+        ci_method=ci[1],
+    )
+
+
+def paired_stats(
+    a: Any, b: Any, ci: tuple[Any, str], settings: ReportSettings, family_size: int
+) -> Any:
+    """:func:`lem.analysis.stats.paired_comparison` with the CI of the mean delta already
+    computed (``ci``, of ``paired_deltas(a, b)``); every other field is computed here by the
+    stats module's own functions."""
+    from lem.analysis import stats as st
+
+    x = np.asarray(a, dtype=np.float64)
+    y = np.asarray(b, dtype=np.float64)
+    d = st.paired_deltas(x, y)
+    n = int(d.size)
+    sd_delta = _sd(d)
+    improved = int(np.count_nonzero(d > settings.band))
+    regressed = int(np.count_nonzero(d < -settings.band))
+    mde_alpha = settings.alpha / int(family_size)
+    return st.PairedComparison(
+        n=n,
+        mean_a=_mean_of(x),
+        mean_b=_mean_of(y),
+        mean_delta=_mean_of(d),
+        ci=ci[0],
+        ci_method=ci[1],
+        p_wilcoxon=st.wilcoxon_signed_rank(d),
+        dz=st.cohens_dz(d),
+        rank_biserial=st.rank_biserial(d),
+        improved=improved,
+        regressed=regressed,
+        unchanged=n - improved - regressed,
+        mde=st.mde_wilcoxon(sd_delta, n, alpha=mde_alpha, power=settings.power, seed=settings.seed),
+        mde_alpha=mde_alpha,
+        sd_delta=sd_delta,
+    )
 
 
 def _domains(md: _ModelData) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    domains = sorted(set(md.category.values()))
+    """Per domain and condition: the mean score and (kernel conditions) the mean paired Δ
+    from baseline, computed as every other mean and Δ of the report."""
     base = md.cells.get(BASELINE, {})
-    for dom in domains:
+    deltas: dict[str, dict[str, float]] = {}
+    for cond in md.conditions:
+        cells = md.cells.get(cond, {})
+        if cond == BASELINE or not base:
+            continue
+        both = [p for p in md.probes if p in cells and p in base]
+        d = paired_deltas([base[p].score for p in both], [cells[p].score for p in both])
+        deltas[cond] = dict(zip(both, d.tolist(), strict=True)) if both else {}
+    out: dict[str, Any] = {}
+    for dom in sorted(set(md.category.values())):
         pids = [p for p in md.probes if md.category[p] == dom]
         per: dict[str, Any] = {}
         for cond in md.conditions:
             cells = md.cells.get(cond, {})
             vals = [cells[p].score for p in pids if p in cells]
-            row: dict[str, Any] = {"n": len(vals), "mean": _mean(vals)}
-            if cond != BASELINE and base:
-                deltas = [cells[p].score - base[p].score for p in pids if p in cells and p in base]
-                row["delta"] = _mean(deltas)
-                row["n_paired"] = len(deltas)
+            row: dict[str, Any] = {"n": len(vals), "mean": mean_score(vals)}
+            if cond in deltas:
+                ds = [deltas[cond][p] for p in pids if p in deltas[cond]]
+                row["delta"] = mean_score(ds)
+                row["n_paired"] = len(ds)
             per[cond] = row
         out[dom] = per
     return out
-
-
-def _mean(values: Sequence[float]) -> float | None:
-    return sum(values) / len(values) if values else None
 
 
 def _incidence(md: _ModelData) -> dict[str, Any]:
@@ -518,44 +676,102 @@ def methods(settings: ReportSettings) -> dict[str, Any]:
     }
 
 
-def analyse(
+@dataclass
+class _ScorerPrep:
+    """One scorer's data before any statistic."""
+
+    data: dict[str, _ModelData]
+    weights: dict[str, tuple[float, float | None]] | None
+    model_out: dict[str, Any]
+    scores: dict[str, dict[str, list[float]]]
+    paired: list[_Paired]
+    pairs: list[dict[str, Any]]
+
+
+@dataclass
+class Prepared:
+    """The report's data after collection, before the statistics (which import scipy):
+    enough for the plots that need no statistic (:meth:`early_summary`)."""
+
+    records: list[ResponseRecord]
+    sources: list[SourceInfo]
+    settings: ReportSettings
+    title: str
+    notes: list[str]
+    conditions: list[str]
+    scorers: dict[str, _ScorerPrep]
+
+    @property
+    def scores(self) -> dict[str, dict[str, dict[str, list[float]]]]:
+        """Per scorer, model and condition: the per-probe scores in probe order."""
+        return {name: prep.scores for name, prep in self.scorers.items()}
+
+    def early_summary(self) -> dict[str, Any]:
+        """The part of the summary known before the statistics, in the summary's shape:
+        settings, models, conditions and per scorer each model's domains and condition
+        order, and each comparison's id, sides and mean Δ (``stats`` holds only
+        ``mean_delta``; None without probes)."""
+        scorers: dict[str, Any] = {}
+        for name, prep in self.scorers.items():
+            comps = []
+            for p in prep.paired:
+                d = paired_deltas(p.a, p.b)
+                comps.append(
+                    {
+                        "id": p.spec.id,
+                        "kind": p.spec.kind,
+                        "model_b": p.spec.model_b,
+                        "condition_b": p.spec.cond_b,
+                        "stats": {"mean_delta": _mean_of(d)} if p.probes else None,
+                    }
+                )
+            models = {
+                label: {"domains": m["domains"], "condition_order": m["condition_order"]}
+                for label, m in prep.model_out.items()
+            }
+            scorers[name] = {"models": models, "comparisons": comps}
+        return {
+            "settings": self.settings.as_dict(),
+            "models": [s.model for s in self.sources],
+            "conditions": list(self.conditions),
+            "scorers": scorers,
+        }
+
+
+def prepare(
     records: Sequence[ResponseRecord],
     sources: Sequence[SourceInfo],
     settings: ReportSettings,
     *,
     pairs: Sequence[tuple[str, str]] = (),
     title: str = "lem report",
-) -> Analysis:
-    """Every number of the report, for every scorer in ``settings.scorers``."""
-    from lem.analysis.stats import holm
-
+) -> Prepared:
+    """Collect every scorer's cells, domains, incidence and paired probes (numpy only)."""
     models = [s.model for s in sources]
     notes: list[str] = []
     pair_list = _resolve_pairs(pairs, sources, notes)
     all_conditions: list[str] = []
-    per_scorer: dict[str, Any] = {}
-    plot_scores: dict[str, dict[str, dict[str, list[float]]]] = {}
+    preps: dict[str, _ScorerPrep] = {}
     for scorer in settings.scorers:
         weights = signal_weights(scorer)
-        data = _collect(records, scorer, models, weights)
+        data = _collect(records, scorer, models)
         for md in data.values():
             for cond in md.conditions:
                 if cond not in all_conditions:
                     all_conditions.append(cond)
         model_out: dict[str, Any] = {}
-        plot_scores[scorer] = {}
+        scores: dict[str, dict[str, list[float]]] = {}
         specs: list[_Spec] = []
         for label in models:
             md = data[label]
             conds: dict[str, Any] = {}
-            plot_scores[scorer][label] = {}
+            scores[label] = {}
             for cond in md.conditions:
-                vals = list(md.scores(cond).values())
-                plot_scores[scorer][label][cond] = vals
+                scores[label][cond] = list(md.scores(cond).values())
                 conds[cond] = {
                     "responses": md.responses.get(cond, 0),
                     "failed": md.failed.get(cond, 0),
-                    "stats": _describe(vals, settings),
+                    "stats": None,
                 }
             model_out[label] = {
                 "probes": len(md.probes),
@@ -602,9 +818,49 @@ def analyse(
                 continue
             seen.add(spec.id)
             paired.append(_pair_up(spec, data))
+        preps[scorer] = _ScorerPrep(data, weights, model_out, scores, paired, pair_out)
+    return Prepared(
+        records=list(records),
+        sources=list(sources),
+        settings=settings,
+        title=title,
+        notes=notes,
+        conditions=_ordered_conditions(all_conditions),
+        scorers=preps,
+    )
+
+
+def finish(prep: Prepared) -> Analysis:
+    """The statistics over prepared data: every number of the report."""
+    from lem.analysis.stats import holm
+
+    settings, sources = prep.settings, prep.sources
+    models = [s.model for s in sources]
+    per_scorer: dict[str, Any] = {}
+    for scorer, sp in prep.scorers.items():
+        data, weights, model_out, paired = sp.data, sp.weights, sp.model_out, sp.paired
+        batch = _CIBatch(settings)
+        described: list[tuple[dict[str, Any], list[float], int]] = []
+        for label in models:
+            for cond, cell in model_out[label]["conditions"].items():
+                vals = sp.scores[label][cond]
+                if vals:
+                    described.append((cell, vals, batch.add(vals)))
         family_size = sum(1 for p in paired if p.in_family)
+        delta_ci = [batch.add(paired_deltas(p.a, p.b)) if p.probes else None for p in paired]
+        cis = batch.run()
+        for cell, vals, i in described:
+            cell["stats"] = _stats_dict(description(vals, cis[i]))
         comparisons = [
-            _compare(p, data, settings, weights is not None, max(family_size, 1)) for p in paired
+            _compare(
+                p,
+                data,
+                settings,
+                weights,
+                max(family_size, 1),
+                None if i is None else cis[i],
+            )
+            for p, i in zip(paired, delta_ci, strict=True)
         ]
         tested = [c for c in comparisons if c["holm_family"]]
         for comp, p in zip(tested, holm([c["stats"]["p_wilcoxon"] for c in tested]), strict=True):
@@ -621,20 +877,32 @@ def analyse(
             "comparisons": comparisons,
             "cross_model": _cross_model(models, model_out, comparisons, sources),
             "lineages": _lineages(sources, model_out, comparisons),
-            "pairs": pair_out,
+            "pairs": sp.pairs,
         }
     summary: dict[str, Any] = {
         "format": REPORT_FORMAT,
-        "title": title,
+        "title": prep.title,
         "settings": settings.as_dict(),
         "methods": methods(settings),
         "sources": [_source_dict(s) for s in sources],
         "models": models,
-        "conditions": _ordered_conditions(all_conditions),
+        "conditions": list(prep.conditions),
         "scorers": per_scorer,
-        "notes": notes,
+        "notes": prep.notes,
     }
-    return Analysis(summary=summary, scores=plot_scores, records=list(records))
+    return Analysis(summary=summary, scores=prep.scores, records=prep.records)
+
+
+def analyse(
+    records: Sequence[ResponseRecord],
+    sources: Sequence[SourceInfo],
+    settings: ReportSettings,
+    *,
+    pairs: Sequence[tuple[str, str]] = (),
+    title: str = "lem report",
+) -> Analysis:
+    """Every number of the report, for every scorer in ``settings.scorers``."""
+    return finish(prepare(records, sources, settings, pairs=pairs, title=title))
 
 
 def _ordered_conditions(conds: list[str]) -> list[str]:

@@ -16,12 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from lem.errors import InputError
-from lem.report.analysis import Analysis, ReportSettings, analyse
+from lem.report.analysis import ReportSettings, finish, prepare
 from lem.report.load import DEFAULT_SCORER, load_sources, parse_pairs
 from lem.report.markdown import render_markdown
 from lem.report.model import ResponseRecord, SourceInfo
+from lem.report.outputs import Outputs
 
-__all__ = ["ReportResult", "build_report", "build_report_from_records", "round_floats"]
+__all__ = [
+    "ReportResult",
+    "build_report",
+    "build_report_from_records",
+    "round_floats",
+    "summary_json_text",
+]
 
 
 @dataclass
@@ -30,6 +37,9 @@ class ReportResult:
 
     ``files`` maps each output's path relative to ``out_dir`` to its absolute path, in
     writing order; ``html`` is None when the HTML viewer module is not installed.
+    ``summary`` is the ``summary.json`` content (floats rounded to 6 decimals);
+    ``full_summary`` the same before that rounding, which every printed number is
+    formatted from (:mod:`lem.numfmt`: rounded once, from full precision).
     """
 
     out_dir: Path
@@ -39,6 +49,7 @@ class ReportResult:
     records: int
     html: Path | None = None
     notes: list[str] = field(default_factory=list)
+    full_summary: dict[str, Any] = field(default_factory=dict)
 
     @property
     def markdown(self) -> Path:
@@ -66,6 +77,87 @@ def round_floats(obj: Any, places: int = 6) -> Any:
     if hasattr(obj, "item"):
         return round_floats(obj.item(), places)
     return str(obj)
+
+
+def summary_json_text(summary: Any, places: int = 6) -> str:
+    """``summary.json``'s text: ``json.dumps(round_floats(summary, places), sort_keys=True,
+    indent=2, ensure_ascii=False, allow_nan=False)`` byte for byte, in one pass (the
+    standard encoder falls back to pure Python with ``indent``; a 180-model summary has
+    half a million values)."""
+    from json.encoder import encode_basestring
+
+    out: list[str] = []
+    append = out.append
+    float_repr = float.__repr__
+    int_repr = int.__repr__
+    isfinite = math.isfinite
+
+    def scalar(obj: Any) -> str | None:
+        kind = type(obj)
+        if kind is float:
+            return float_repr(round(obj, places) + 0.0) if isfinite(obj) else "null"
+        if kind is str:
+            return encode_basestring(obj)
+        if obj is None:
+            return "null"
+        if kind is bool:
+            return "true" if obj else "false"
+        if kind is int:
+            return int_repr(obj)
+        return None
+
+    def value(obj: Any, pad: str) -> None:
+        text = scalar(obj)
+        if text is not None:
+            append(text)
+        elif isinstance(obj, Mapping):
+            if not obj:
+                append("{}")
+                return
+            inner = ",\n" + pad + "  "
+            append("{\n" + pad + "  ")
+            first = True
+            for key in sorted(obj, key=str):
+                if first:
+                    first = False
+                else:
+                    append(inner)
+                item = obj[key]
+                text = scalar(item)
+                if text is not None:
+                    append(encode_basestring(str(key)) + ": " + text)
+                else:
+                    append(encode_basestring(str(key)) + ": ")
+                    value(item, pad + "  ")
+            append("\n" + pad + "}")
+        elif isinstance(obj, list | tuple):
+            if not obj:
+                append("[]")
+                return
+            inner = ",\n" + pad + "  "
+            append("[\n" + pad + "  ")
+            first = True
+            for item in obj:
+                if first:
+                    first = False
+                else:
+                    append(inner)
+                value(item, pad + "  ")
+            append("\n" + pad + "]")
+        elif isinstance(obj, bool):
+            value(bool(obj), pad)
+        elif isinstance(obj, int | float | str):  # subclasses, e.g. numpy.float64
+            value(
+                (int if isinstance(obj, int) else float if isinstance(obj, float) else str)(obj),
+                pad,
+            )
+        elif hasattr(obj, "item"):
+            value(obj.item(), pad)
+        else:
+            append(encode_basestring(str(obj)))
+
+    value(summary, "")
+    return "".join(out)
 
 
 def _scorers(scorer: str | Sequence[str]) -> tuple[str, ...]:
@@ -103,6 +195,7 @@ def build_report(
     n_boot: int = 10_000,
     plots: bool = True,
     html: bool = True,
+    parallel: bool | None = None,
 ) -> ReportResult:
     """Build a report from A/B JSONL files (``sources``) and/or stored runs (``db`` with
     ``runs``, or every run matching ``model_contains``) into ``out_dir``.
@@ -110,6 +203,7 @@ def build_report(
     ``scorer`` may name several scorers (each gets its own statistics, Holm family and
     plots; the first drives the HTML viewer). ``pairs`` are ``"BASE=TUNED"`` model labels
     (a mapping file's ``base:`` entries add more). Bad inputs raise :class:`InputError`.
+    ``parallel``: see :func:`build_report_from_records`.
     """
     files = [sources] if isinstance(sources, str | Path) else list(sources)
     names = _scorers(scorer)
@@ -141,6 +235,7 @@ def build_report(
         title=title,
         plots=plots,
         html=html,
+        parallel=parallel,
     )
 
 
@@ -154,76 +249,64 @@ def build_report_from_records(
     title: str = "lem report",
     plots: bool = True,
     html: bool = True,
+    parallel: bool | None = None,
 ) -> ReportResult:
-    """The report for records already loaded (labels in ``sources`` must be unique)."""
+    """The report for records already loaded (labels in ``sources`` must be unique).
+
+    ``parallel`` (default: on with ``fork`` and two or more cores, see
+    :mod:`lem.report.outputs`) draws the plots and writes the viewer in a helper process
+    while the statistics run; the files are the same either way."""
     settings = settings or ReportSettings()
-    analysis = analyse(records, sources, settings, pairs=pairs, title=title)
-    return _write(analysis, sources, Path(out_dir), title=title, plots=plots, html=html)
-
-
-def _write(
-    analysis: Analysis,
-    sources: Sequence[SourceInfo],
-    out_dir: Path,
-    *,
-    title: str,
-    plots: bool,
-    html: bool,
-) -> ReportResult:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"--out {out_dir}: exists and is not a folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    summary = analysis.summary
-    written: dict[str, Path] = {}
-    if plots:
-        from lem.report.plots import render_plots
-
-        made = render_plots(summary, analysis.scores, out_dir)
-        for scorer, figures in made.items():
-            summary["scorers"][scorer]["plots"] = figures
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a folder")
+    prep = prepare(records, sources, settings, pairs=pairs, title=title)
+    out.mkdir(parents=True, exist_ok=True)
+    notes: list[str] = []
+    if html and not _viewer_available():
+        notes.append("report.html skipped: lem.report.html is not installed")
+        html = False
+    outputs = Outputs(prep, out, plots=plots, html=html, title=title, parallel=parallel)
+    try:
+        outputs.start()
+        analysis = finish(prep)
+        summary = analysis.summary
+        for scorer, data in summary["scorers"].items():
+            data["plots"] = outputs.plots.get(scorer, {})
+        written: dict[str, Path] = {}
+        for figures in outputs.plots.values():
             for entry in figures.values():
                 for rel in entry.values():
-                    written[rel] = out_dir / rel
-    else:
-        for data in summary["scorers"].values():
-            data["plots"] = {}
-    md = out_dir / "report.md"
-    md.write_text(render_markdown(summary), encoding="utf-8", newline="\n")
-    written["report.md"] = md
-    rounded = round_floats(summary)
-    js = out_dir / "summary.json"
-    text = json.dumps(rounded, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
-    js.write_text(text + "\n", encoding="utf-8", newline="\n")
-    written["summary.json"] = js
-    html_path: Path | None = None
-    notes = list(summary["notes"])
-    if html:
-        html_path = _write_html(analysis, rounded, out_dir / "report.html", title=title)
-        if html_path is None:
-            notes.append("report.html skipped: lem.report.html is not installed")
-        else:
-            written["report.html"] = html_path
+                    written[rel] = out / rel
+        md = out / "report.md"
+        md.write_text(render_markdown(summary), encoding="utf-8", newline="\n")
+        written["report.md"] = md
+        text = summary_json_text(summary)
+        js = out / "summary.json"
+        js.write_text(text + "\n", encoding="utf-8", newline="\n")
+        written["summary.json"] = js
+        outputs.finish(summary)
+    finally:
+        outputs.close()
+    if outputs.html_path is not None:
+        written["report.html"] = outputs.html_path
     return ReportResult(
-        out_dir=out_dir,
+        out_dir=out,
         files=written,
-        summary=rounded,
+        summary=json.loads(text),
         sources=list(sources),
         records=len(analysis.records),
-        html=html_path,
-        notes=notes,
+        html=outputs.html_path,
+        notes=list(summary["notes"]) + notes,
+        full_summary=summary,
     )
 
 
-def _write_html(
-    analysis: Analysis, summary: dict[str, Any], path: Path, *, title: str
-) -> Path | None:
+def _viewer_available() -> bool:
     try:
-        from lem.report.html import render_viewer
+        import lem.report.html  # noqa: F401
     except ModuleNotFoundError as exc:
-        if exc.name in ("lem.report.html",):
-            return None
+        if exc.name == "lem.report.html":
+            return False
         raise
-    scorer = summary["settings"]["scorers"][0]
-    records = [r for r in analysis.records if r.scorer == scorer]
-    render_viewer(records, summary, path, title=title, scorer=scorer)
-    return path
+    return True

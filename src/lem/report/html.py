@@ -2,14 +2,24 @@
 
 Per probe, the responses of every condition sit side by side (baseline first), one row per
 model, each with its score, its delta against that model's baseline, its signal values and,
-for LEK v2, the phrases the scorer counted highlighted in the text. Everything (CSS, vanilla
-JS, data) is inline: the file opens from disk with no network, and a Content-Security-Policy
-only lets the viewer's own script run. The data travels as a JSON block and the script
-builds the DOM with ``textContent`` only, so response text (untrusted) is never parsed as
-HTML. Rows are rendered page by page, which keeps ~9,000 responses responsive.
+for LEK v2, the phrases the scorer counted highlighted in the text. Above them, one row per
+model (filterable) with its mean per condition, mean paired Δ and regressed/rescued counts,
+the same numbers and strings as ``report.md``.
 
+Everything (CSS, vanilla JS, data) is inline: the file opens from disk with no network,
+and a Content-Security-Policy only lets the viewer's own script run. Response text is
+untrusted: the script builds the DOM with ``textContent`` only, so it is never parsed as
+HTML, and the static header escapes every label.
+
+Scale: the responses travel compressed (JSON, deflated with zlib, base64; the page inflates
+them with the browser's ``DecompressionStream``), about a third of the raw size. Rows are
+rendered page by page, and phrases are highlighted only in the rows being shown: the page
+carries the scorer's patterns (translated to JavaScript regular expressions) instead of
+precomputed spans. 10,000 responses of several thousand characters stay responsive.
+
+Numbers are formatted by :mod:`lem.numfmt`'s rule; the script carries the same rule.
 Output is deterministic: the same records, summary, title and scorer give a byte-identical
-file (stable ordering, sorted JSON keys, no timestamps).
+file (stable ordering, sorted JSON keys, fixed compression level, no timestamps).
 """
 
 from __future__ import annotations
@@ -20,19 +30,34 @@ import html
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lem.numfmt import fmt_delta, fmt_mean
 from lem.report.model import ResponseRecord
-from lem.scoring.lek_v2 import LEK_V2_SIGNALS, matched_spans
+from lem.scoring.lek_v2 import LEK_V2_SIGNALS, lek_v2_definition
 
-__all__ = ["HIGHLIGHT_SIGNALS", "render_viewer", "viewer_data", "viewer_html"]
+__all__ = [
+    "HIGHLIGHT_SIGNALS",
+    "decode_payload",
+    "encode_payload",
+    "highlight_rules",
+    "js_regex",
+    "render_viewer",
+    "viewer_data",
+    "viewer_html",
+    "write_page",
+]
 
 HIGHLIGHT_SIGNALS: tuple[str, ...] = tuple(
     s for s in LEK_V2_SIGNALS if s not in ("degeneration", "empty_broken", "engagement_depth")
 )
-"""The LEK v2 signals whose matches :func:`~lem.scoring.lek_v2.matched_spans` reports."""
+"""The LEK v2 signals that count pattern matches: their matches are highlighted."""
+
+COMPRESSION_LEVEL = 1
+"""zlib level of the embedded data: level 1 is 5× faster than 6 for 25% more bytes."""
 
 _SIGNAL_COLOURS: dict[str, str] = {
     "compliance_markers": "#ffaaaa",
@@ -52,10 +77,96 @@ _CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; script-src '{script_hash}'; "
     "img-src data:; base-uri 'none'; form-action 'none'"
 )
-_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _DIGIT_RUN = re.compile("([0-9]+)")
-_MEAN_KEYS: tuple[str, ...] = ("mean", "mean_score", "score_mean", "avg", "average")
+_DATA_RE = re.compile(
+    r'<script type="application/octet-stream" id="lem-data"[^>]*>([^<]*)</script>'
+)
 _BASELINE = "baseline"
+
+# ---- Python regular expressions → JavaScript ----------------------------------------------
+
+_WORD = r"[\p{L}\p{N}_]"
+_BOUNDARY = f"(?:(?<={_WORD})(?!{_WORD})|(?<!{_WORD})(?={_WORD}))"
+_JS_SYNTAX = set("^$\\.*+?()[]{}|/")
+
+
+def js_regex(pattern: str) -> str:
+    """A Python ``re`` pattern (``str`` semantics, no ``DOTALL``) as the source of a
+    JavaScript regular expression with the ``u`` flag that matches the same spans.
+
+    ``\\b``, ``\\w`` and ``\\d`` are Unicode-aware in Python but ASCII in JavaScript, so they
+    become lookarounds over and classes of ``\\p{L}``, ``\\p{N}`` (and ``_``) and ``\\p{Nd}``;
+    ``.`` becomes ``[^\\n]``; escaped punctuation that the ``u`` flag rejects is written
+    plainly. Anything else Python-specific raises ValueError.
+    """
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            if i + 1 >= len(pattern):
+                raise ValueError(f"trailing backslash in {pattern!r}")
+            nxt = pattern[i + 1]
+            i += 2
+            if nxt == "b" and not in_class:
+                out.append(_BOUNDARY)
+            elif nxt == "d":
+                out.append(r"\p{Nd}")
+            elif nxt == "w":
+                out.append(r"\p{L}\p{N}_" if in_class else _WORD)
+            elif nxt in "sSnrtf" or nxt in _JS_SYNTAX or (in_class and nxt == "-"):
+                out.append("\\" + nxt)
+            elif not nxt.isalnum():
+                out.append(nxt)
+            else:
+                raise ValueError(f"\\{nxt} in {pattern!r} has no JavaScript translation")
+            continue
+        if in_class:
+            if ch == "]":
+                in_class = False
+            out.append(ch)
+        elif ch == "[":
+            in_class = True
+            out.append(ch)
+        elif ch == ".":
+            out.append(r"[^\n]")
+        elif ch == "(" and pattern.startswith("(?P", i):
+            raise ValueError(f"named group in {pattern!r} has no JavaScript translation")
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def highlight_rules(highlight: Sequence[str]) -> list[dict[str, Any]]:
+    """The LEK v2 definition's patterns of the ``highlight`` signals as JavaScript rules:
+    ``{k: signal index, source, flags, start: match only at offset 0, shift: search from
+    the second character}`` (``findall`` semantics: every non-overlapping match)."""
+    index = {name: k for k, name in enumerate(highlight)}
+    rules: list[dict[str, Any]] = []
+    for sig in lek_v2_definition()["signals"]:
+        name = sig["name"]
+        if name not in index:
+            continue
+        parts = sig["parts"] if sig["kind"] == "sum" else [sig]
+        for part in parts:
+            start = sig["kind"] == "match_at_start"
+            source = js_regex(part["pattern"])
+            flags = "u" + ("i" if "i" in part.get("flags", "") else "")
+            rules.append(
+                {
+                    "k": index[name],
+                    "source": f"^(?:{source})" if start else source,
+                    "flags": flags if start else flags + "g",
+                    "start": start,
+                    "shift": bool(part.get("skip_first_char")),
+                }
+            )
+    return rules
+
+
+# ---- the data ------------------------------------------------------------------------------
 
 
 def render_viewer(
@@ -69,12 +180,27 @@ def render_viewer(
     """Write the viewer for ``records`` to ``out_path`` (UTF-8, ``\\n`` line ends; a lone
     surrogate, which UTF-8 cannot hold, is written as its ``\\uXXXX`` escape).
 
-    ``summary`` is the report's summary.json content; it may be empty or of any shape:
-    its top-level scalar fields are listed in the header, and per-condition means found
-    in it are shown beside the means computed from the records.
+    ``summary`` is the report's summary (unrounded, as ``report.md`` is rendered from it);
+    the per-model table takes its numbers from it. It may be empty or of any shape: then
+    the table is computed from the records, and the summary's top-level scalar fields are
+    listed in the header.
     """
-    page = viewer_html(records, summary, title=title, scorer=scorer)
-    out_path.write_bytes(page.encode("utf-8", "backslashreplace"))
+    data = viewer_data(records, scorer=scorer)
+    write_page(out_path, data, encode_payload(data), summary, title=title)
+
+
+def write_page(
+    out_path: Path,
+    data: Mapping[str, Any],
+    payload: str,
+    summary: Mapping[str, Any],
+    *,
+    title: str,
+) -> None:
+    """Write the page for :func:`viewer_data` ``data`` and its :func:`encode_payload`."""
+    with out_path.open("wb") as fh:
+        for part in _page_parts(data, payload, summary, title=title):
+            fh.write(part.encode("utf-8", "backslashreplace"))
 
 
 def viewer_html(
@@ -86,34 +212,54 @@ def viewer_html(
 ) -> str:
     """The viewer page as a string (what :func:`render_viewer` writes)."""
     data = viewer_data(records, scorer=scorer)
-    payload = json.dumps(
-        data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-    )
-    payload = payload.replace("<", "\\u003c")
+    return "".join(_page_parts(data, encode_payload(data), summary, title=title))
+
+
+def _page_parts(
+    data: Mapping[str, Any], payload: str, summary: Mapping[str, Any], *, title: str
+) -> Iterator[str]:
     digest = base64.b64encode(hashlib.sha256(_JS.encode()).digest()).decode()
     csp = _CSP.format(script_hash="sha256-" + digest)
     css = _CSS + _signal_css(data["highlight"])
-    parts = [
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
-        f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
-        '<meta name="generator" content="lem report">\n',
-        f"<title>{_esc(title)}</title>\n<style>{css}</style>\n</head>\n<body>\n",
-        _header_html(data, summary, title=title),
-        _CONTROLS_HTML,
-        '<script type="application/json" id="lem-data">',
-        payload,
-        "</script>\n<script>",
-        _JS,
-        "</script>\n</body>\n</html>\n",
-    ]
-    return "".join(parts)
+    yield (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="generator" content="lem report">\n'
+        f"<title>{_esc(title)}</title>\n<style>{css}</style>\n</head>\n<body>\n"
+    )
+    yield _header_html(data, summary, title=title)
+    yield _CONTROLS_HTML
+    yield '<script type="application/octet-stream" id="lem-data" data-encoding="deflate-base64">'
+    yield payload
+    yield "</script>\n<script>"
+    yield _JS
+    yield "</script>\n</body>\n</html>\n"
+
+
+def encode_payload(data: Mapping[str, Any]) -> str:
+    """``data`` as the page embeds it: sorted compact JSON, UTF-8 (lone surrogates as
+    ``\\uXXXX`` escapes), deflated (zlib, :data:`COMPRESSION_LEVEL`), base64."""
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    raw = text.encode("utf-8", "backslashreplace")
+    return base64.b64encode(zlib.compress(raw, COMPRESSION_LEVEL)).decode("ascii")
+
+
+def decode_payload(page: str) -> dict[str, Any]:
+    """The data embedded in a viewer page (what its script decodes)."""
+    match = _DATA_RE.search(page)
+    if match is None:
+        raise ValueError("no embedded viewer data in this page")
+    raw = zlib.decompress(base64.b64decode(match.group(1)))
+    data: dict[str, Any] = json.loads(raw.decode("utf-8"))
+    return data
 
 
 def viewer_data(records: Sequence[ResponseRecord], *, scorer: str) -> dict[str, Any]:
     """The JSON the page embeds: probes in natural id order, models in order of first
-    appearance, conditions with the baseline first, cells with scores, deltas, signal
-    values and highlight spans (UTF-16 offsets, as the browser indexes strings)."""
+    appearance, conditions with the baseline first, cells with full-precision scores and
+    deltas (rounded to 1e-9, as the report's) and signal values, and the highlighting
+    rules."""
     models: dict[str, int] = {}
     conditions: dict[str, None] = {}
     probe_info: dict[str, tuple[str, str]] = {}
@@ -133,7 +279,6 @@ def viewer_data(records: Sequence[ResponseRecord], *, scorer: str) -> dict[str, 
     if looks_lek:
         signal_names = _signal_names(records, lek=True)
     sig_index = {s: i for i, s in enumerate(signal_names)}
-    span_index = {s: i for i, s in enumerate(highlight)}
 
     grouped: dict[tuple[str, int, int], list[ResponseRecord]] = {}
     for rec in records:
@@ -143,10 +288,10 @@ def viewer_data(records: Sequence[ResponseRecord], *, scorer: str) -> dict[str, 
     cells: dict[tuple[str, int], list[dict[str, Any] | None]] = {}
     for (probe_id, model_i, cond_i), recs in grouped.items():
         recs.sort(key=lambda r: r.sample)
-        samples = [_sample(r, sig_index, span_index, highlight=looks_lek) for r in recs]
+        samples = [_sample(r, sig_index) for r in recs]
         ok = [s["s"] for s in samples if s["s"] is not None]
         row = cells.setdefault((probe_id, model_i), [None] * len(cond_names))
-        row[cond_i] = {"score": _round(sum(ok) / len(ok)) if ok else None, "samples": samples}
+        row[cond_i] = {"score": sum(ok) / len(ok) if ok else None, "samples": samples}
 
     for row in cells.values():
         base_cell = row[base]
@@ -156,7 +301,7 @@ def viewer_data(records: Sequence[ResponseRecord], *, scorer: str) -> dict[str, 
                 continue
             delta = None
             if i != base and cell["score"] is not None and base_score is not None:
-                delta = _round(cell["score"] - base_score)
+                delta = _delta(base_score, cell["score"])
             cell["delta"] = delta
 
     probes = []
@@ -178,9 +323,17 @@ def viewer_data(records: Sequence[ResponseRecord], *, scorer: str) -> dict[str, 
         "models": list(models),
         "multiSample": any(len(r) > 1 for r in grouped.values()),
         "probes": probes,
+        "rules": highlight_rules(highlight),
         "scorer": scorer,
         "signals": signal_names,
     }
+
+
+def _delta(a: float, b: float) -> float:
+    """``b - a`` rounded to 1e-9 exactly as :func:`lem.analysis.stats.paired_deltas`."""
+    import numpy as np
+
+    return float(np.round(np.float64(b) - np.float64(a), 9) + 0.0)
 
 
 def _order_conditions(names: list[str]) -> list[str]:
@@ -205,13 +358,7 @@ def _signal_names(records: Sequence[ResponseRecord], *, lek: bool) -> list[str]:
     return sorted(keys)
 
 
-def _sample(
-    rec: ResponseRecord,
-    sig_index: Mapping[str, int],
-    span_index: Mapping[str, int],
-    *,
-    highlight: bool,
-) -> dict[str, Any]:
+def _sample(rec: ResponseRecord, sig_index: Mapping[str, int]) -> dict[str, Any]:
     score = _number(rec.score)
     error = rec.error
     if score is None and rec.score is not None:
@@ -219,28 +366,13 @@ def _sample(
     values: list[float | None] = [None] * len(sig_index)
     for name, value in rec.signals.items():
         values[sig_index[name]] = _number(value)
-    spans: list[int] = []
-    if highlight and score is not None and rec.response:
-        spans = _flat_spans(rec.response, span_index)
     return {
         "e": error if score is None else None,
         "g": values,
-        "m": spans,
         "n": rec.sample,
         "s": score,
         "t": rec.response,
     }
-
-
-def _flat_spans(text: str, span_index: Mapping[str, int]) -> list[int]:
-    """``matched_spans`` as a flat ``[start, end, signal, ...]`` list in UTF-16 units."""
-    spans = matched_spans(text)
-    if text.isascii() or not _ASTRAL.search(text):
-        return [v for s, e, name in spans for v in (s, e, span_index[name])]
-    offsets = [0]
-    for ch in text:
-        offsets.append(offsets[-1] + (2 if ord(ch) > 0xFFFF else 1))
-    return [v for s, e, name in spans for v in (offsets[s], offsets[e], span_index[name])]
 
 
 def _number(value: Any) -> float | None:
@@ -249,10 +381,6 @@ def _number(value: Any) -> float | None:
     if isinstance(value, int | float) and math.isfinite(value):
         return value
     return None
-
-
-def _round(value: float) -> float:
-    return round(value, 4)
 
 
 def _natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
@@ -273,17 +401,7 @@ def _esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _fmt(value: float | None, *, signed: bool = False) -> str:
-    if value is None:
-        return "–"
-    text = f"{abs(value) if signed else value:.2f}"
-    if not signed:
-        return text
-    return ("+" if value > 0 else "−" if value < 0 else "±") + text
-
-
-def _mean(values: Sequence[float]) -> float | None:
-    return sum(values) / len(values) if values else None
+# ---- the static header ---------------------------------------------------------------------
 
 
 def _summary_band(summary: Mapping[str, Any] | None) -> float:
@@ -293,120 +411,154 @@ def _summary_band(summary: Mapping[str, Any] | None) -> float:
     return float(band) if isinstance(band, int | float) and band >= 0 else 0.5
 
 
-def _summary_condition_means(
-    summary: Mapping[str, Any], conditions: Sequence[str]
-) -> dict[str, float] | None:
-    """Per-condition means found anywhere (breadth first, depth <= 3) in ``summary``: the
-    first mapping keyed by condition names whose values are numbers or carry a numeric
-    ``mean``-like field. None when there is no such mapping."""
-    wanted = set(conditions)
-    queue: list[tuple[Any, int]] = [(summary, 0)]
-    while queue:
-        node, depth = queue.pop(0)
-        if not isinstance(node, Mapping):
-            continue
-        found: dict[str, float] = {}
-        for key in sorted(k for k in node if isinstance(k, str) and k in wanted):
-            value = node[key]
-            if isinstance(value, Mapping):
-                value = next((value[k] for k in _MEAN_KEYS if k in value), None)
-            number = _number(value)
-            if number is not None:
-                found[key] = float(number)
-        if found:
-            return found
-        if depth < 3:
-            for key in sorted(k for k in node if isinstance(k, str)):
-                queue.append((node[key], depth + 1))
-    return None
+def _report_numbers(
+    summary: Mapping[str, Any], scorer: str
+) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
+    """The report's per-model numbers for ``scorer`` (models, comparisons by id), if the
+    summary is a report summary."""
+    scorers = summary.get("scorers") if isinstance(summary, Mapping) else None
+    data = scorers.get(scorer) if isinstance(scorers, Mapping) else None
+    if not isinstance(data, Mapping) or not isinstance(data.get("models"), Mapping):
+        return None
+    comps = {
+        c["id"]: c
+        for c in data.get("comparisons") or []
+        if isinstance(c, Mapping) and c.get("kind") == "condition"
+    }
+    return data["models"], comps
 
 
-def _header_html(data: Mapping[str, Any], summary: Mapping[str, Any], *, title: str) -> str:
-    """The static header: title, counts, per-condition means and deltas, per-model means,
-    and the summary's top-level scalar fields."""
+def _model_table_rows(
+    data: Mapping[str, Any], summary: Mapping[str, Any], band: float
+) -> list[dict[str, Any]]:
+    """Per model: probes, failed, and per condition the mean, the mean paired Δ, its n and
+    the regressed/rescued counts. From the report's summary where it has them (so the
+    viewer prints report.md's strings), else computed from the cells the same way."""
+    from lem.report.analysis import mean_score, paired_delta_stats
+
     conditions: list[str] = data["conditions"]
-    models: list[str] = data["models"]
     base = data["baseline"]
-    n = len(conditions)
-    counts = [0] * n
-    failed = [0] * n
-    scores: list[list[float]] = [[] for _ in range(n)]
-    deltas: list[list[float]] = [[] for _ in range(n)]
-    model_scores: list[list[list[float]]] = [[[] for _ in range(n)] for _ in models]
-    model_deltas: list[list[list[float]]] = [[[] for _ in range(n)] for _ in models]
+    found = _report_numbers(summary, data["scorer"])
+    per_model: list[dict[str, Any]] = []
+    scores: list[list[dict[str, float]]] = [[{} for _ in conditions] for _ in data["models"]]
+    failed = [0] * len(data["models"])
+    probes = [0] * len(data["models"])
     for probe in data["probes"]:
         for row in probe["rows"]:
+            probes[row["m"]] += 1
             for i, cell in enumerate(row["c"]):
                 if cell is None:
                     continue
-                for sample in cell["samples"]:
-                    counts[i] += 1
-                    if sample["s"] is None:
-                        failed[i] += 1
-                    else:
-                        scores[i].append(sample["s"])
+                failed[row["m"]] += sum(1 for s in cell["samples"] if s["s"] is None)
                 if cell["score"] is not None:
-                    model_scores[row["m"]][i].append(cell["score"])
-                if cell.get("delta") is not None:
-                    deltas[i].append(cell["delta"])
-                    model_deltas[row["m"]][i].append(cell["delta"])
-    from_summary = _summary_condition_means(summary, conditions) if summary else None
-    band = _summary_band(summary)
+                    scores[row["m"]][i][probe["id"]] = cell["score"]
+    for m, label in enumerate(data["models"]):
+        report_model = found[0].get(label) if found else None
+        cells: list[dict[str, Any]] = []
+        for i, cond in enumerate(conditions):
+            mine = scores[m][i]
+            out: dict[str, Any] = {"mean": mean_score(list(mine.values()))}
+            stats = None
+            if isinstance(report_model, Mapping):
+                entry = (report_model.get("conditions") or {}).get(cond)
+                stats = entry.get("stats") if isinstance(entry, Mapping) else None
+            if isinstance(stats, Mapping) and stats.get("mean") is not None:
+                out["mean"] = stats["mean"]
+            if i != base:
+                comp = found[1].get(f"{label}: {cond} vs baseline") if found else None
+                cstats = comp.get("stats") if isinstance(comp, Mapping) else None
+                if isinstance(cstats, Mapping):
+                    out.update(
+                        delta=cstats["mean_delta"],
+                        n=cstats["n"],
+                        down=cstats["regressed"],
+                        up=cstats["improved"],
+                    )
+                else:
+                    pids = [p for p in mine if p in scores[m][base]]
+                    paired = paired_delta_stats(
+                        [scores[m][base][p] for p in pids], [mine[p] for p in pids], band
+                    )
+                    out.update(
+                        delta=paired.mean, n=paired.n, down=paired.regressed, up=paired.improved
+                    )
+            cells.append(out)
+        per_model.append({"model": label, "probes": probes[m], "failed": failed[m], "cells": cells})
+    return per_model
 
+
+def _header_html(data: Mapping[str, Any], summary: Mapping[str, Any], *, title: str) -> str:
+    """The static header: title, counts, the per-model table and the summary's top-level
+    scalar fields."""
+    conditions: list[str] = data["conditions"]
+    models: list[str] = data["models"]
+    base = data["baseline"]
+    band = _summary_band(summary)
+    n_records = sum(
+        len(cell["samples"])
+        for probe in data["probes"]
+        for row in probe["rows"]
+        for cell in row["c"]
+        if cell is not None
+    )
+    n_failed = sum(
+        1
+        for probe in data["probes"]
+        for row in probe["rows"]
+        for cell in row["c"]
+        if cell is not None
+        for s in cell["samples"]
+        if s["s"] is None
+    )
+    n = len(conditions)
     out = [f'<header class="top">\n<h1>{_esc(title)}</h1>\n']
-    n_records = sum(counts)
     meta = [
         f"scorer <b>{_esc(data['scorer'])}</b>",
         f"{len(data['probes'])} probes",
         f"{len(models)} model{'s' if len(models) != 1 else ''}",
         f"{n} condition{'s' if n != 1 else ''}",
         f"{n_records} responses",
-        f"{sum(failed)} failed",
+        f"{n_failed} failed",
     ]
     out.append('<p class="meta">' + " · ".join(meta) + "</p>\n")
-    if n:
-        out.append('<table class="overview"><thead><tr><th>condition</th><th>responses</th>')
-        out.append("<th>failed</th><th>mean score</th><th>mean Δ vs baseline</th>")
-        out.append(f"<th>regressed (Δ &lt; −{band:g})</th><th>rescued (Δ &gt; {band:g})</th>")
-        if from_summary:
-            out.append("<th>mean (summary.json)</th>")
-        out.append("</tr></thead><tbody>\n")
-        for i, cond in enumerate(conditions):
-            is_base = i == base
-            ref = is_base and not _is_baseline(cond)
-            down = sum(1 for d in deltas[i] if d < -band)
-            up = sum(1 for d in deltas[i] if d > band)
-            delta = _mean(deltas[i])
-            cls = "" if delta is None else " neg" if delta < 0 else " pos" if delta > 0 else ""
-            out.append(
-                f"<tr><th>{_esc(cond)}{' <i>(reference)</i>' if ref else ''}</th>"
-                f"<td>{counts[i]}</td><td>{failed[i]}</td><td>{_fmt(_mean(scores[i]))}</td>"
-                f'<td class="num{cls}">{"" if is_base else _fmt(delta, signed=True)}</td>'
-                f"<td>{'' if is_base else down}</td><td>{'' if is_base else up}</td>"
-            )
-            if from_summary:
-                out.append(f"<td>{_fmt(from_summary.get(cond))}</td>")
-            out.append("</tr>\n")
-        out.append("</tbody></table>\n")
-    if len(models) > 1:
+    if models and n:
+        rows = _model_table_rows(data, summary, band)
+        ref = "" if _is_baseline(conditions[base]) else " (reference)"
         out.append(
-            f'<details class="per-model"><summary>Per-model means ({len(models)} models)'
-            '</summary>\n<table class="overview"><thead><tr><th>model</th>'
+            '<section class="per-model" id="per-model">\n<div class="table-head">'
+            f"<b>Per model</b> ({len(models)}): mean score per condition; Δ: mean paired "
+            f"difference from {_esc(conditions[base])}{ref} over n probes; ↓/↑: probes "
+            f"regressed (Δ &lt; −{band:g}) / rescued (Δ &gt; {band:g}). Click a model to "
+            'show its responses. <label>Filter <input id="f-model-table" type="search" '
+            'placeholder="model name"></label> <span id="model-count"></span></div>\n'
+            '<div class="table-wrap"><table class="overview" id="model-table"><thead><tr>'
+            '<th rowspan="2">model</th><th rowspan="2">probes</th><th rowspan="2">failed</th>'
         )
-        out.extend(f"<th>{_esc(c)}</th>" for c in conditions)
+        for i, cond in enumerate(conditions):
+            span = 1 if i == base else 3
+            out.append(f'<th colspan="{span}">{_esc(cond)}</th>')
+        out.append("</tr><tr>")
+        for i in range(n):
+            out.append("<th>mean</th>" if i == base else "<th>mean</th><th>Δ (n)</th><th>↓/↑</th>")
         out.append("</tr></thead><tbody>\n")
-        for m, model in enumerate(models):
-            out.append(f"<tr><th>{_esc(model)}</th>")
-            for i in range(n):
-                mean = _fmt(_mean(model_scores[m][i]))
-                delta = _mean(model_deltas[m][i])
-                extra = ""
-                if i != base and delta is not None:
-                    cls = "neg" if delta < 0 else "pos" if delta > 0 else ""
-                    extra = f' <span class="{cls}">({_fmt(delta, signed=True)})</span>'
-                out.append(f"<td>{mean}{extra}</td>")
+        for m, row in enumerate(rows):
+            out.append(
+                f'<tr data-model="{m}"><th><button type="button" class="pick" data-model="{m}">'
+                f"{_esc(row['model'])}</button></th><td>{row['probes']}</td>"
+                f"<td>{row['failed']}</td>"
+            )
+            for i, cell in enumerate(row["cells"]):
+                out.append(f"<td>{fmt_mean(cell['mean'])}</td>")
+                if i == base:
+                    continue
+                delta = cell.get("delta")
+                cls = "" if delta is None else " neg" if delta < 0 else " pos" if delta > 0 else ""
+                n_text = f" ({cell['n']})" if delta is not None else ""
+                out.append(f'<td class="num{cls}">{fmt_delta(delta)}{n_text}</td>')
+                updown = f"{cell['down']}/{cell['up']}" if delta is not None else "—"
+                out.append(f"<td>{updown}</td>")
             out.append("</tr>\n")
-        out.append("</tbody></table></details>\n")
+        out.append("</tbody></table></div>\n</section>\n")
     scalars = [
         (k, v)
         for k, v in sorted((k, v) for k, v in summary.items() if isinstance(k, str))
@@ -440,7 +592,7 @@ _CONTROLS_HTML = """\
 </nav>
 <div class="legend" id="legend"></div>
 <div class="pager" id="pager-top"></div>
-<main id="probes"></main>
+<main id="probes"><div class="empty" id="status">Loading the responses…</div></main>
 <div class="pager" id="pager-bottom"></div>
 <noscript><p class="error">This viewer needs JavaScript.</p></noscript>
 """
@@ -453,18 +605,28 @@ header.top{padding:14px 20px 6px;background:#fff;border-bottom:1px solid var(--l
 h1{font-size:20px;margin:0 0 4px}
 .meta{color:var(--muted);margin:2px 0 8px}
 .meta b{color:var(--fg)}
-table.overview{border-collapse:collapse;margin:4px 0 10px;font-size:13px}
-table.overview th,table.overview td{border:1px solid var(--line);padding:3px 8px;text-align:right}
-table.overview th:first-child{text-align:left}
-table.overview thead th{background:#eef1f6;text-align:center}
-details.per-model summary{cursor:pointer;color:var(--muted);margin:4px 0}
+.table-head{color:var(--muted);margin:4px 0;font-size:13px}
+.table-head b{color:var(--fg)}
+.table-head input{font:inherit;padding:1px 4px;width:14em}
+.table-wrap{max-height:40vh;overflow:auto;border:1px solid var(--line);margin:4px 0 10px;
+width:fit-content;max-width:100%}
+table.overview{border-collapse:collapse;font-size:13px;font-variant-numeric:tabular-nums}
+table.overview th,table.overview td{border:1px solid var(--line);padding:2px 8px;text-align:right;
+white-space:nowrap}
+table.overview tbody th{text-align:left;font-weight:normal}
+table.overview thead th{background:#eef1f6;text-align:center;position:sticky;top:0;z-index:1}
+table.overview thead tr+tr th{top:1.6em}
+table.overview tr.sel{background:#fff6d6}
+button.pick{font:inherit;border:0;background:none;padding:0;color:#1849a9;cursor:pointer;
+text-align:left}
+button.pick:hover{text-decoration:underline}
 .neg{color:var(--neg)}.pos{color:var(--pos)}
 nav.controls{position:sticky;top:0;z-index:5;display:flex;flex-wrap:wrap;gap:8px 16px;
 align-items:center;padding:8px 20px;background:#fff;border-bottom:1px solid var(--line);
 box-shadow:0 1px 3px rgba(0,0,0,.05)}
 nav.controls label{display:flex;align-items:center;gap:5px;color:var(--muted)}
 nav.controls select,nav.controls input{font:inherit;padding:2px 4px}
-#f-search{width:16em}#f-reg-x{width:5em}
+#f-search{width:16em}#f-reg-x{width:5em}#f-model{max-width:28em}
 .legend{display:flex;flex-wrap:wrap;gap:4px 10px;padding:6px 20px;font-size:12px}
 .legend label{display:flex;align-items:center;gap:3px;cursor:pointer}
 .legend .sw{display:inline-block;padding:0 5px;border-radius:3px}
@@ -480,14 +642,14 @@ section.probe>h2{font-size:15px;margin:0 0 4px;display:flex;gap:10px;align-items
 .prompt{margin:0 0 8px;padding:6px 10px;background:#f3f5f8;border-left:3px solid #98a2b3;
 white-space:pre-wrap}
 .model-row{margin-top:8px;content-visibility:auto;contain-intrinsic-size:auto 420px}
-.model-name{font-weight:600;font-size:13px;margin:0 0 4px;color:#344054}
-.cells{display:grid;gap:8px}
+.model-name{font-weight:600;font-size:13px;margin:0 0 4px;color:#344054;overflow-wrap:anywhere}
+.cells{display:grid;gap:8px;overflow-x:auto}
 article.cell{border:1px solid var(--line);border-radius:6px;padding:6px 8px;min-width:0;
-display:flex;flex-direction:column}
+display:flex;flex-direction:column;overflow:hidden}
 article.cell.failed{border-color:#f3b4ae;background:#fffafa}
 article.cell.missing{opacity:.6}
 .cell-head{display:flex;flex-wrap:wrap;gap:6px;align-items:baseline;margin-bottom:4px}
-.cond{font-weight:600}
+.cond{font-weight:600;overflow-wrap:anywhere}
 .score{font-variant-numeric:tabular-nums;background:#eef1f6;border-radius:4px;padding:0 5px}
 .delta{font-variant-numeric:tabular-nums;font-weight:600}
 .delta.base{color:var(--muted);font-weight:normal;font-style:italic}
@@ -499,26 +661,50 @@ margin:0 0 6px;max-height:22em;overflow:auto;padding-right:4px}
 body.expand pre.resp{max-height:none}
 pre.resp mark{color:inherit;border-radius:2px;padding:0}
 pre.resp mark.multi{box-shadow:inset 0 -2px 0 rgba(0,0,0,.35)}
-table.sig{border-collapse:collapse;font-size:11px;margin-top:auto;padding-top:6px;width:100%;
-font-variant-numeric:tabular-nums}
-table.sig td{padding:0 4px;border-top:1px solid #eef0f4;white-space:nowrap}
-table.sig td.v{text-align:right;width:3.5em}
-table.sig td.z{color:#b0b7c3}
-table.sig .sw{display:inline-block;width:8px;height:8px;border-radius:2px;margin-right:3px}
-table.sig .up{color:var(--pos)}table.sig .down{color:var(--neg)}
+.sig{display:grid;grid-template-columns:repeat(auto-fill,minmax(10.5em,1fr));gap:0 10px;
+font-size:11px;margin-top:auto;padding-top:6px;font-variant-numeric:tabular-nums;min-width:0}
+.sig>span{display:flex;gap:4px;justify-content:space-between;border-top:1px solid #eef0f4;
+min-width:0}
+.sig .nm{overflow-wrap:anywhere;min-width:0}
+.sig .v{white-space:nowrap}
+.sig .z{color:#b0b7c3}
+.sig .sw{display:inline-block;width:8px;height:8px;border-radius:2px;margin-right:3px}
+.sig .up{color:var(--pos)}.sig .down{color:var(--neg)}
 .empty{padding:30px;text-align:center;color:var(--muted)}
 """
 
 _JS = r"""
 "use strict";
 (function () {
-  const D = JSON.parse(document.getElementById("lem-data").textContent);
-  const NC = D.conditions.length;
-  const BASE = D.baseline;
-  const HL = D.highlight;
-  const hidden = new Set();
-  const state = { domain: "", model: "", query: "", sort: "id", reg: false, regX: -5,
-    pageSize: 50, page: 0 };
+  // One rounding rule (lem.numfmt): half away from zero on the shortest decimal form.
+  function fmtFixed(x, places, signed) {
+    if (x === null || x === undefined || Number.isNaN(x)) return "—";
+    if (!Number.isFinite(x)) return x > 0 ? (signed ? "+∞" : "∞") : "-∞";
+    let s = String(Math.abs(x)), exp = 0;
+    const e = s.indexOf("e");
+    if (e >= 0) { exp = Number(s.slice(e + 1)); s = s.slice(0, e); }
+    const dot = s.indexOf(".");
+    let digits = dot < 0 ? s : s.slice(0, dot) + s.slice(dot + 1);
+    let point = (dot < 0 ? s.length : dot) + exp;
+    if (point < 0) { digits = "0".repeat(-point) + digits; point = 0; }
+    const keep = point + places;
+    if (digits.length < keep) digits += "0".repeat(keep - digits.length);
+    const head = digits.slice(0, keep).split("").map(Number);
+    if (digits.length > keep && digits[keep] >= "5") {
+      let k = head.length - 1;
+      while (k >= 0 && head[k] === 9) { head[k] = 0; k--; }
+      if (k >= 0) head[k] += 1; else head.unshift(1);
+    }
+    const cut = head.length - places;
+    let ip = head.slice(0, cut).join("").replace(/^0+(?=\d)/, "") || "0";
+    let out = ip + (places ? "." + head.slice(cut).join("") : "");
+    if (x < 0 && /[1-9]/.test(out)) out = "-" + out;
+    if (signed && out[0] !== "-") out = "+" + out;
+    return out;
+  }
+  function fmt(x) { return fmtFixed(x, 2, false); }
+  function signed(x) { return fmtFixed(x, 2, true); }
+  function fmtSignal(v) { return Number.isInteger(v) ? String(v) : fmt(v); }
 
   function el(tag, cls, text) {
     const e = document.createElement(tag);
@@ -526,288 +712,369 @@ _JS = r"""
     if (text !== undefined && text !== null) e.textContent = String(text);
     return e;
   }
-  function fmt(x) {
-    return x === null || x === undefined ? "–" : (Math.round(x * 100) / 100).toFixed(2);
-  }
-  function signed(x) {
-    if (x === null || x === undefined) return "–";
-    return (x > 0 ? "+" : x < 0 ? "−" : "±") + fmt(Math.abs(x));
-  }
   function cmpStr(a, b) { return a < b ? -1 : a > b ? 1 : 0; }
 
-  const probes = D.probes.map((p, i) => ({ p: p, i: i,
-    key: (p.id + "\n" + p.prompt).toLowerCase() }));
-
-  function visibleRows(p) {
-    if (state.model === "") return p.rows;
-    const m = Number(state.model);
-    return p.rows.filter((r) => r.m === m);
-  }
-  function extremes(rows) {
-    let lo = null, hi = null;
-    for (const r of rows) for (const c of r.c) {
-      if (!c || c.delta === null || c.delta === undefined) continue;
-      lo = lo === null ? c.delta : Math.min(lo, c.delta);
-      hi = hi === null ? c.delta : Math.max(hi, c.delta);
-    }
-    return [lo, hi];
+  async function decode(node) {
+    const bin = atob(node.textContent.trim());
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+    return JSON.parse(await new Response(stream).text());
   }
 
-  function selection() {
-    const terms = state.query.toLowerCase().split(/\s+/).filter(Boolean);
+  function compileRules(rules) {
+    return rules.map((r) => ({ k: r.k, re: new RegExp(r.source, r.flags), start: r.start,
+      shift: r.shift }));
+  }
+  // Every match of the scorer's patterns in text: flat [start, end, signal, ...] in UTF-16
+  // units; computed only for the responses being shown.
+  function spansOf(rules, text) {
     const out = [];
-    for (const e of probes) {
-      if (state.domain !== "" && e.p.category !== state.domain) continue;
-      if (terms.some((t) => e.key.indexOf(t) < 0)) continue;
-      const rows = visibleRows(e.p);
-      if (!rows.length) continue;
-      const ex = extremes(rows);
-      if (state.reg && !(ex[0] !== null && ex[0] < state.regX)) continue;
-      out.push({ e: e, rows: rows, lo: ex[0], hi: ex[1] });
+    for (const r of rules) {
+      if (r.start) {
+        const m = r.re.exec(text);
+        if (m) out.push(0, m[0].length, r.k);
+        continue;
+      }
+      let off = 0;
+      if (r.shift && text.length) off = text.codePointAt(0) > 0xffff ? 2 : 1;
+      const subject = off ? text.slice(off) : text;
+      for (const m of subject.matchAll(r.re)) {
+        out.push(m.index + off, m.index + off + m[0].length, r.k);
+      }
     }
-    const nullsLast = (a, b, f) => (a === null) - (b === null) || (a === null ? 0 : f(a, b));
-    const by = {
-      id: (a, b) => a.e.i - b.e.i,
-      domain: (a, b) => cmpStr(a.e.p.category, b.e.p.category) || a.e.i - b.e.i,
-      regression: (a, b) => nullsLast(a.lo, b.lo, (x, y) => x - y) || a.e.i - b.e.i,
-      rescue: (a, b) => nullsLast(a.hi, b.hi, (x, y) => y - x) || a.e.i - b.e.i,
-    }[state.sort];
-    out.sort(by);
     return out;
   }
 
-  function paginate(items) {
-    const pages = [];
-    let cur = [], rows = 0;
-    for (const it of items) {
-      cur.push(it);
-      rows += it.rows.length;
-      if (rows >= state.pageSize) { pages.push(cur); cur = []; rows = 0; }
-    }
-    if (cur.length) pages.push(cur);
-    return pages;
-  }
+  function start(D) {
+    const NC = D.conditions.length;
+    const BASE = D.baseline;
+    const HL = D.highlight;
+    const RULES = compileRules(D.rules);
+    const hidden = new Set();
+    const state = { domain: "", model: "", query: "", sort: "id", reg: false, regX: -5,
+      pageSize: 50, page: 0 };
+    window.lemViewer = { spans: (t) => spansOf(RULES, t), format: fmtFixed };
 
-  function highlighted(text, flat) {
-    const frag = document.createDocumentFragment();
-    const spans = [];
-    for (let k = 0; k + 2 < flat.length; k += 3) {
-      if (!hidden.has(flat[k + 2]) && flat[k + 1] > flat[k]) {
-        spans.push([flat[k], flat[k + 1], flat[k + 2]]);
+    const probes = D.probes.map((p, i) => ({ p: p, i: i,
+      key: (p.id + "\n" + p.prompt).toLowerCase() }));
+
+    function visibleRows(p) {
+      if (state.model === "") return p.rows;
+      const m = Number(state.model);
+      return p.rows.filter((r) => r.m === m);
+    }
+    function extremes(rows) {
+      let lo = null, hi = null;
+      for (const r of rows) for (const c of r.c) {
+        if (!c || c.delta === null || c.delta === undefined) continue;
+        lo = lo === null ? c.delta : Math.min(lo, c.delta);
+        hi = hi === null ? c.delta : Math.max(hi, c.delta);
       }
+      return [lo, hi];
     }
-    if (!spans.length) { frag.append(text); return frag; }
-    const cuts = new Set([0, text.length]);
-    for (const s of spans) { cuts.add(s[0]); cuts.add(s[1]); }
-    const xs = Array.from(cuts).sort((a, b) => a - b);
-    for (let j = 0; j + 1 < xs.length; j++) {
-      const a = xs[j], b = xs[j + 1];
-      const seg = text.slice(a, b);
-      const on = [];
-      for (const s of spans) if (s[0] <= a && b <= s[1] && on.indexOf(s[2]) < 0) on.push(s[2]);
-      if (!on.length) { frag.append(seg); continue; }
-      on.sort((x, y) => x - y);
-      const m = el("mark", "s" + on[0] + (on.length > 1 ? " multi" : ""), seg);
-      const names = on.map((k) => HL[k]);
-      m.dataset.signals = names.join(" ");
-      m.title = names.join(", ");
-      frag.append(m);
+
+    function selection() {
+      const terms = state.query.toLowerCase().split(/\s+/).filter(Boolean);
+      const out = [];
+      for (const e of probes) {
+        if (state.domain !== "" && e.p.category !== state.domain) continue;
+        if (terms.some((t) => e.key.indexOf(t) < 0)) continue;
+        const rows = visibleRows(e.p);
+        if (!rows.length) continue;
+        const ex = extremes(rows);
+        if (state.reg && !(ex[0] !== null && ex[0] < state.regX)) continue;
+        out.push({ e: e, rows: rows, lo: ex[0], hi: ex[1] });
+      }
+      const nullsLast = (a, b, f) => (a === null) - (b === null) || (a === null ? 0 : f(a, b));
+      const by = {
+        id: (a, b) => a.e.i - b.e.i,
+        domain: (a, b) => cmpStr(a.e.p.category, b.e.p.category) || a.e.i - b.e.i,
+        regression: (a, b) => nullsLast(a.lo, b.lo, (x, y) => x - y) || a.e.i - b.e.i,
+        rescue: (a, b) => nullsLast(a.hi, b.hi, (x, y) => y - x) || a.e.i - b.e.i,
+      }[state.sort];
+      out.sort(by);
+      return out;
     }
-    return frag;
-  }
 
-  function baselineSignals(row) {
-    const cell = row.c[BASE];
-    if (!cell) return null;
-    const ok = cell.samples.filter((s) => s.s !== null);
-    if (!ok.length) return null;
-    return D.signals.map((_, k) => {
-      const vals = ok.map((s) => s.g[k]).filter((v) => v !== null);
-      return vals.length ? vals.reduce((x, y) => x + y, 0) / vals.length : null;
-    });
-  }
+    // Pages of about pageSize model rows; a probe with more rows than fit continues on
+    // the next page, so a page never holds more than pageSize rows.
+    function paginate(items) {
+      const pages = [];
+      let cur = [], rows = 0;
+      for (const it of items) {
+        for (let k = 0; k < it.rows.length;) {
+          const take = Math.min(it.rows.length - k, state.pageSize - rows);
+          cur.push({ e: it.e, rows: it.rows.slice(k, k + take), more: k > 0 });
+          k += take;
+          rows += take;
+          if (rows >= state.pageSize) { pages.push(cur); cur = []; rows = 0; }
+        }
+      }
+      if (cur.length) pages.push(cur);
+      return pages;
+    }
 
-  function signalTable(sample, base) {
-    const idx = [];
-    D.signals.forEach((_, k) => { if (sample.g[k] !== null) idx.push(k); });
-    if (!idx.length) return null;
-    const t = el("table", "sig");
-    const body = el("tbody");
-    for (let j = 0; j < idx.length; j += 2) {
-      const tr = el("tr");
-      for (const k of idx.slice(j, j + 2)) {
-        const name = D.signals[k];
+    function highlighted(text) {
+      const frag = document.createDocumentFragment();
+      const flat = RULES.length ? spansOf(RULES, text) : [];
+      const spans = [];
+      for (let k = 0; k + 2 < flat.length; k += 3) {
+        if (!hidden.has(flat[k + 2]) && flat[k + 1] > flat[k]) {
+          spans.push([flat[k], flat[k + 1], flat[k + 2]]);
+        }
+      }
+      if (!spans.length) { frag.append(text); return frag; }
+      const cuts = new Set([0, text.length]);
+      for (const s of spans) { cuts.add(s[0]); cuts.add(s[1]); }
+      const xs = Array.from(cuts).sort((a, b) => a - b);
+      spans.sort((a, b) => a[0] - b[0]);
+      let first = 0;
+      for (let j = 0; j + 1 < xs.length; j++) {
+        const a = xs[j], b = xs[j + 1];
+        const seg = text.slice(a, b);
+        while (first < spans.length && spans[first][1] <= a) first++;
+        const on = [];
+        for (let q = first; q < spans.length && spans[q][0] <= a; q++) {
+          const s = spans[q];
+          if (b <= s[1] && on.indexOf(s[2]) < 0) on.push(s[2]);
+        }
+        if (!on.length) { frag.append(seg); continue; }
+        on.sort((x, y) => x - y);
+        const m = el("mark", "s" + on[0] + (on.length > 1 ? " multi" : ""), seg);
+        const names = on.map((k) => HL[k]);
+        m.dataset.signals = names.join(" ");
+        m.title = names.join(", ");
+        frag.append(m);
+      }
+      return frag;
+    }
+
+    function baselineSignals(row) {
+      const cell = row.c[BASE];
+      if (!cell) return null;
+      const ok = cell.samples.filter((s) => s.s !== null);
+      if (!ok.length) return null;
+      return D.signals.map((_, k) => {
+        const vals = ok.map((s) => s.g[k]).filter((v) => v !== null);
+        return vals.length ? vals.reduce((x, y) => x + y, 0) / vals.length : null;
+      });
+    }
+
+    function signalList(sample, base) {
+      const box = el("div", "sig");
+      D.signals.forEach((name, k) => {
         const v = sample.g[k];
-        const n = el("td", v === 0 ? "z" : "");
+        if (v === null) return;
+        const item = el("span", v === 0 ? "z" : "");
+        item.dataset.signal = name;
+        const n = el("span", "nm");
         const h = HL.indexOf(name);
         if (h >= 0) n.append(el("span", "sw s" + h));
         n.append(name);
-        const vc = el("td", "v" + (v === 0 ? " z" : ""), Math.round(v * 100) / 100);
+        const vc = el("span", "v", fmtSignal(v));
         if (base && base[k] !== null && v !== base[k]) {
           vc.append(el("span", v > base[k] ? "up" : "down", v > base[k] ? "▲" : "▼"));
-          vc.title = "baseline " + fmt(base[k]);
+          vc.title = "baseline " + fmtSignal(base[k]);
         }
-        tr.append(n, vc);
-      }
-      body.append(tr);
+        item.append(n, vc);
+        box.append(item);
+      });
+      return box.childNodes.length ? box : null;
     }
-    t.append(body);
-    return t;
-  }
 
-  function renderCell(cell, ci, base) {
-    const art = el("article", "cell");
-    art.dataset.condition = D.conditions[ci];
-    const head = el("div", "cell-head");
-    head.append(el("span", "cond", D.conditions[ci]));
-    art.append(head);
-    if (!cell) {
-      art.classList.add("missing");
-      head.append(el("span", "score", "no response"));
+    function renderCell(cell, ci, base) {
+      const art = el("article", "cell");
+      art.dataset.condition = D.conditions[ci];
+      const head = el("div", "cell-head");
+      head.append(el("span", "cond", D.conditions[ci]));
+      art.append(head);
+      if (!cell) {
+        art.classList.add("missing");
+        head.append(el("span", "score", "no response"));
+        return art;
+      }
+      if (cell.score === null) art.classList.add("failed");
+      const sc = el("span", "score", cell.score === null ? "failed" : fmt(cell.score));
+      sc.title = "score";
+      head.append(sc);
+      if (ci === BASE) {
+        if (!/^baseline(:|$)/.test(D.conditions[ci])) {
+          head.append(el("span", "delta base", "reference"));
+        }
+      } else if (cell.delta !== null) {
+        const d = el("span", "delta " + (cell.delta < 0 ? "neg" : cell.delta > 0 ? "pos" : ""),
+          "Δ " + signed(cell.delta));
+        d.title = "score minus this model's baseline score";
+        head.append(d);
+      } else head.append(el("span", "delta base", "Δ n/a"));
+      for (const s of cell.samples) {
+        if (D.multiSample) {
+          art.append(el("div", "sample-head",
+            "sample " + s.n + " · " + (s.s === null ? "failed" : fmt(s.s))));
+        }
+        if (s.s === null) art.append(el("div", "error", "error: " + (s.e || "no score")));
+        const pre = el("pre", "resp");
+        pre.append(s.s !== null && s.t ? highlighted(s.t) : s.t);
+        art.append(pre);
+        const t = s.s === null ? null : signalList(s, ci === BASE ? null : base);
+        if (t) art.append(t);
+      }
       return art;
     }
-    if (cell.score === null) art.classList.add("failed");
-    const sc = el("span", "score", cell.score === null ? "failed" : fmt(cell.score));
-    sc.title = "score";
-    head.append(sc);
-    if (ci === BASE) {
-      if (!/^baseline(:|$)/.test(D.conditions[ci])) {
-        head.append(el("span", "delta base", "reference"));
+
+    function renderProbe(item, continued) {
+      const p = item.e.p;
+      const sec = el("section", "probe");
+      sec.dataset.probeId = p.id;
+      sec.dataset.category = p.category;
+      const h = el("h2");
+      h.append(el("span", "pid", p.id), el("span", "cat", p.category));
+      if (continued) h.append(el("span", "cont", "(continued)"));
+      sec.append(h, el("p", "prompt", p.prompt));
+      for (const row of item.rows) {
+        const div = el("div", "model-row");
+        div.dataset.model = D.models[row.m];
+        div.append(el("div", "model-name", D.models[row.m]));
+        const cells = el("div", "cells");
+        cells.style.gridTemplateColumns = "repeat(" + NC + ", minmax(13em, 1fr))";
+        const base = baselineSignals(row);
+        for (let ci = 0; ci < NC; ci++) cells.append(renderCell(row.c[ci], ci, base));
+        div.append(cells);
+        sec.append(div);
       }
-    } else if (cell.delta !== null) {
-      const d = el("span", "delta " + (cell.delta < 0 ? "neg" : cell.delta > 0 ? "pos" : ""),
-        "Δ " + signed(cell.delta));
-      d.title = "score minus this model's baseline score";
-      head.append(d);
-    } else head.append(el("span", "delta base", "Δ n/a"));
-    for (const s of cell.samples) {
-      if (D.multiSample) {
-        art.append(el("div", "sample-head",
-          "sample " + s.n + " · " + (s.s === null ? "failed" : fmt(s.s))));
-      }
-      if (s.s === null) art.append(el("div", "error", "error: " + (s.e || "no score")));
-      const pre = el("pre", "resp");
-      pre.append(s.m.length ? highlighted(s.t, s.m) : s.t);
-      art.append(pre);
-      const t = s.s === null ? null : signalTable(s, ci === BASE ? null : base);
-      if (t) art.append(t);
+      return sec;
     }
-    return art;
-  }
 
-  function renderProbe(item, continued) {
-    const p = item.e.p;
-    const sec = el("section", "probe");
-    sec.dataset.probeId = p.id;
-    sec.dataset.category = p.category;
-    const h = el("h2");
-    h.append(el("span", "pid", p.id), el("span", "cat", p.category));
-    if (continued) h.append(el("span", "cont", "(continued)"));
-    sec.append(h, el("p", "prompt", p.prompt));
-    for (const row of item.rows) {
-      const div = el("div", "model-row");
-      div.dataset.model = D.models[row.m];
-      div.append(el("div", "model-name", D.models[row.m]));
-      const cells = el("div", "cells");
-      cells.style.gridTemplateColumns = "repeat(" + NC + ", minmax(0, 1fr))";
-      const base = baselineSignals(row);
-      for (let ci = 0; ci < NC; ci++) cells.append(renderCell(row.c[ci], ci, base));
-      div.append(cells);
-      sec.append(div);
+    function pager(node, nPages, nProbes, nRows) {
+      node.replaceChildren();
+      const prev = el("button", "", "‹ prev");
+      prev.disabled = state.page <= 0;
+      prev.addEventListener("click", () => go(state.page - 1));
+      const next = el("button", "", "next ›");
+      next.disabled = state.page >= nPages - 1;
+      next.addEventListener("click", () => go(state.page + 1));
+      const info = el("span", "page-info",
+        "page " + (nPages ? state.page + 1 : 0) + " / " + nPages + " · " + nProbes +
+        " probe" + (nProbes === 1 ? "" : "s") + " · " + nRows + " model row" +
+        (nRows === 1 ? "" : "s"));
+      node.append(prev, info, next);
     }
-    return sec;
-  }
 
-  function pager(node, nPages, nProbes, nRows) {
-    node.replaceChildren();
-    const prev = el("button", "", "‹ prev");
-    prev.disabled = state.page <= 0;
-    prev.addEventListener("click", () => go(state.page - 1));
-    const next = el("button", "", "next ›");
-    next.disabled = state.page >= nPages - 1;
-    next.addEventListener("click", () => go(state.page + 1));
-    const info = el("span", "page-info",
-      "page " + (nPages ? state.page + 1 : 0) + " / " + nPages + " · " + nProbes +
-      " probe" + (nProbes === 1 ? "" : "s") + " · " + nRows + " model row" +
-      (nRows === 1 ? "" : "s"));
-    node.append(prev, info, next);
-  }
-
-  let lastPages = [];
-  function render() {
-    const items = selection();
-    const pages = paginate(items);
-    lastPages = pages;
-    if (state.page >= pages.length) state.page = Math.max(0, pages.length - 1);
-    const main = document.getElementById("probes");
-    main.replaceChildren();
-    const page = pages[state.page] || [];
-    let prevId = null;
-    if (state.page > 0) {
-      const before = pages[state.page - 1];
-      prevId = before[before.length - 1].e.p.id;
+    let lastPages = [];
+    function render() {
+      const items = selection();
+      const pages = paginate(items);
+      lastPages = pages;
+      if (state.page >= pages.length) state.page = Math.max(0, pages.length - 1);
+      const main = document.getElementById("probes");
+      main.replaceChildren();
+      const page = pages[state.page] || [];
+      for (const item of page) main.append(renderProbe(item, item.more));
+      if (!page.length) main.append(el("div", "empty", "No probes match."));
+      const nRows = items.reduce((n, it) => n + it.rows.length, 0);
+      pager(document.getElementById("pager-top"), pages.length, items.length, nRows);
+      pager(document.getElementById("pager-bottom"), pages.length, items.length, nRows);
+      markModel();
     }
-    for (const item of page) main.append(renderProbe(item, item.e.p.id === prevId));
-    if (!page.length) main.append(el("div", "empty", "No probes match."));
-    const nRows = items.reduce((n, it) => n + it.rows.length, 0);
-    pager(document.getElementById("pager-top"), pages.length, items.length, nRows);
-    pager(document.getElementById("pager-bottom"), pages.length, items.length, nRows);
-  }
-  function go(page) {
-    if (page < 0 || page >= lastPages.length) return;
-    state.page = page;
-    render();
-    document.getElementById("controls").scrollIntoView();
-  }
+    function go(page) {
+      if (page < 0 || page >= lastPages.length) return;
+      state.page = page;
+      render();
+      document.getElementById("controls").scrollIntoView();
+    }
 
-  function fill(id, values, labels) {
-    const sel = document.getElementById(id);
-    values.forEach((v, k) => {
-      const o = el("option", "", labels[k]);
-      o.value = v;
-      sel.append(o);
-    });
-  }
-  const catCount = {};
-  for (const p of D.probes) catCount[p.category] = (catCount[p.category] || 0) + 1;
-  fill("f-domain", D.categories, D.categories.map((c) => c + " (" + catCount[c] + ")"));
-  fill("f-model", D.models.map((_, k) => String(k)), D.models);
-
-  const legend = document.getElementById("legend");
-  if (HL.length) {
-    legend.append(el("span", "", "Highlighted matches:"));
-    HL.forEach((name, k) => {
-      const lab = el("label");
-      const cb = el("input");
-      cb.type = "checkbox";
-      cb.checked = true;
-      cb.dataset.signal = name;
-      cb.addEventListener("change", () => {
-        if (cb.checked) hidden.delete(k); else hidden.add(k);
-        render();
+    function fill(id, values, labels) {
+      const sel = document.getElementById(id);
+      values.forEach((v, k) => {
+        const o = el("option", "", labels[k]);
+        o.value = v;
+        sel.append(o);
       });
-      lab.append(cb, el("span", "sw s" + k, name));
-      legend.append(lab);
-    });
-  } else legend.hidden = true;
+    }
+    const catCount = {};
+    for (const p of D.probes) catCount[p.category] = (catCount[p.category] || 0) + 1;
+    fill("f-domain", D.categories, D.categories.map((c) => c + " (" + catCount[c] + ")"));
+    fill("f-model", D.models.map((_, k) => String(k)), D.models);
 
-  function bind(id, ev, fn) {
-    document.getElementById(id).addEventListener(ev, (e) => { fn(e.target); state.page = 0;
-      render(); });
+    const legend = document.getElementById("legend");
+    if (HL.length) {
+      legend.append(el("span", "", "Highlighted matches:"));
+      HL.forEach((name, k) => {
+        const lab = el("label");
+        const cb = el("input");
+        cb.type = "checkbox";
+        cb.checked = true;
+        cb.dataset.signal = name;
+        cb.addEventListener("change", () => {
+          if (cb.checked) hidden.delete(k); else hidden.add(k);
+          render();
+        });
+        lab.append(cb, el("span", "sw s" + k, name));
+        legend.append(lab);
+      });
+    } else legend.hidden = true;
+
+    // the per-model table: filter by name, click a model to show its responses
+    const table = document.getElementById("model-table");
+    const count = document.getElementById("model-count");
+    function markModel() {
+      if (!table) return;
+      for (const tr of table.tBodies[0].rows) {
+        tr.classList.toggle("sel", tr.dataset.model === state.model);
+      }
+    }
+    function filterTable(q) {
+      if (!table) return;
+      const terms = q.toLowerCase().split(/\s+/).filter(Boolean);
+      let shown = 0;
+      for (const tr of table.tBodies[0].rows) {
+        const name = D.models[Number(tr.dataset.model)].toLowerCase();
+        tr.hidden = terms.some((t) => name.indexOf(t) < 0);
+        if (!tr.hidden) shown++;
+      }
+      count.textContent = terms.length ? shown + " of " + D.models.length + " shown" : "";
+    }
+    if (table) {
+      document.getElementById("f-model-table").addEventListener("input",
+        (e) => filterTable(e.target.value));
+      table.addEventListener("click", (e) => {
+        const b = e.target.closest("button.pick");
+        if (!b) return;
+        state.model = b.dataset.model;
+        document.getElementById("f-model").value = state.model;
+        state.page = 0;
+        render();
+        document.getElementById("controls").scrollIntoView();
+      });
+    }
+
+    function bind(id, ev, fn) {
+      document.getElementById(id).addEventListener(ev, (e) => { fn(e.target); state.page = 0;
+        render(); });
+    }
+    bind("f-domain", "change", (t) => { state.domain = t.value; });
+    bind("f-model", "change", (t) => { state.model = t.value; });
+    bind("f-search", "input", (t) => { state.query = t.value; });
+    bind("f-sort", "change", (t) => { state.sort = t.value; });
+    bind("f-reg", "change", (t) => { state.reg = t.checked; });
+    bind("f-reg-x", "input", (t) => {
+      const x = parseFloat(t.value);
+      state.regX = isNaN(x) ? 0 : x;
+    });
+    bind("f-page-size", "change", (t) => { state.pageSize = Number(t.value) || 50; });
+    document.getElementById("f-expand").addEventListener("change", (e) => {
+      document.body.classList.toggle("expand", e.target.checked);
+    });
+    render();
+    document.body.dataset.ready = "1";
   }
-  bind("f-domain", "change", (t) => { state.domain = t.value; });
-  bind("f-model", "change", (t) => { state.model = t.value; });
-  bind("f-search", "input", (t) => { state.query = t.value; });
-  bind("f-sort", "change", (t) => { state.sort = t.value; });
-  bind("f-reg", "change", (t) => { state.reg = t.checked; });
-  bind("f-reg-x", "input", (t) => {
-    const x = parseFloat(t.value);
-    state.regX = isNaN(x) ? 0 : x;
+
+  decode(document.getElementById("lem-data")).then(start).catch((err) => {
+    const status = document.getElementById("status");
+    if (status) status.textContent = "Could not read the embedded responses: " + err;
+    document.body.dataset.ready = "error";
+    throw err;
   });
-  bind("f-page-size", "change", (t) => { state.pageSize = Number(t.value) || 50; });
-  document.getElementById("f-expand").addEventListener("change", (e) => {
-    document.body.classList.toggle("expand", e.target.checked);
-  });
-  render();
 })();
 """

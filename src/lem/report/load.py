@@ -199,11 +199,13 @@ def _scored(
 def _numeric(obj: Any, skip: Sequence[str] = ()) -> dict[str, float]:
     if not isinstance(obj, dict):
         return {}
-    return {
-        str(k): float(v)
-        for k, v in obj.items()
-        if k not in skip and isinstance(v, int | float) and not isinstance(v, bool)
-    }
+    out: dict[str, float] = {}
+    for k, v in obj.items():
+        kind = type(v)
+        number = kind is float or kind is int or (isinstance(v, int | float) and kind is not bool)
+        if number and k not in skip:
+            out[str(k)] = float(v)
+    return out
 
 
 def load_ab_file(
@@ -541,9 +543,10 @@ def load_sources(
     if not loaded:
         raise InputError("nothing to report: give A/B JSONL files, or --db / --run")
     infos = apply_model_map(loaded, entries)
-    records = [
-        replace(rec, model=info.model)
-        for src, info in zip(loaded, infos, strict=True)
-        for rec in src.records
-    ]
+    records: list[ResponseRecord] = []
+    for src, info in zip(loaded, infos, strict=True):
+        for rec in src.records:
+            # the loaders created these records with a blank label, for this step only
+            object.__setattr__(rec, "model", info.model)
+        records.extend(src.records)
     return records, infos

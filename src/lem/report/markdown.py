@@ -1,17 +1,22 @@
 """``report.md``: the report as GitHub-flavoured Markdown tables.
 
-Rendered from the summary dict alone (the same data as ``summary.json``), so the two can
-never disagree. Deltas read ``+0.96 [0.12, 1.80]`` (mean paired difference and its 95% CI;
-``†`` marks a t interval, used below 10 probes); p-values are Holm-adjusted unless the
-column says otherwise, ``excl.`` when the comparison was left out of the Holm family (all
-deltas zero). The Methods section prints ``summary["methods"]``. Nothing machine- or
-time-dependent is written.
+Rendered from the summary dict alone (the same data as ``summary.json``, unrounded), so
+the two can never disagree. Every number is formatted by :mod:`lem.numfmt` (rounded once,
+half away from zero, from full precision), as in the terminal and the viewer. Deltas read
+``+0.96 [0.12, 1.80]`` (mean paired difference and its 95% CI; ``†`` marks a t interval,
+used below 10 probes); p-values are Holm-adjusted unless the column says otherwise,
+``excl.`` when the comparison was left out of the Holm family (all deltas zero). The
+Methods section prints ``summary["methods"]``. Nothing machine- or time-dependent is
+written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from lem.numfmt import DASH as _DASH
+from lem.numfmt import fmt_delta, fmt_mean, fmt_p, fmt_percent, fmt_sig
 
 __all__ = [
     "fmt_ci",
@@ -24,24 +29,9 @@ __all__ = [
 ]
 
 BASELINE = "baseline"
-_DASH = "—"
 _SMALL_N_MARK = "†"
 _SMALL_N_NOTE = "† fewer than 10 probes: t interval (mean ± t·sd/√n), not the bootstrap."
 _EXCLUDED = "excl."
-
-
-def fmt_mean(x: float | None) -> str:
-    """A mean or score with two decimals (``—`` when undefined)."""
-    if x is None:
-        return _DASH
-    return f"{0.0 if round(x, 2) == 0 else x:.2f}"
-
-
-def fmt_delta(x: float | None) -> str:
-    """A signed difference with two decimals: ``+0.96``, ``-1.20``."""
-    if x is None:
-        return _DASH
-    return f"{0.0 if round(x, 2) == 0 else x:+.2f}"
 
 
 def fmt_ci(ci: Mapping[str, Any] | None, method: str | None = None) -> str:
@@ -68,13 +58,6 @@ def fmt_mean_ci(stats: Mapping[str, Any] | None) -> str:
         return _DASH
     text = fmt_ci(stats.get("ci"), stats.get("ci_method"))
     return f"{fmt_mean(stats['mean'])} {text}" if text else fmt_mean(stats["mean"])
-
-
-def fmt_p(p: float | None) -> str:
-    """A p-value: three decimals, ``<0.001`` below that."""
-    if p is None:
-        return _DASH
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def _cell(text: Any) -> str:
@@ -372,7 +355,7 @@ def _model_section(
 
 
 def _rate(count: int, rate: float | None) -> str:
-    return f"{count}" if rate is None else f"{count} ({100 * rate:.0f}%)"
+    return f"{count}" if rate is None else f"{count} ({fmt_percent(rate)})"
 
 
 def _n(count: int) -> str:
@@ -382,7 +365,7 @@ def _n(count: int) -> str:
 def _holm_line(data: Mapping[str, Any], scorer: str | None) -> str:
     holm = data["holm"]
     m = holm["family_size"]
-    text = f"Holm correction over {_n(m)} (m = {m}; MDE at α/m = {holm['mde_alpha']:.3g})"
+    text = f"Holm correction over {_n(m)} (m = {m}; MDE at α/m = {fmt_sig(holm['mde_alpha'])})"
     excluded = holm["excluded_all_zero"]
     if excluded:
         text += (

@@ -2,30 +2,50 @@
 
 Three figures per scorer, all drawn from the analysis (nothing is recomputed here):
 
-- ``forest-<scorer>``: every model × kernel condition's mean paired delta from baseline
-  with its bootstrap CI; filled markers are significant after Holm's correction, the grey
-  band is the ±band "unchanged" zone;
-- ``domains-<scorer>``: left, the first model's domain × condition mean scores; right
-  (with several models), domain × (model, condition) mean deltas from baseline;
+- ``forest-<scorer>``: each model × kernel condition's mean paired delta from baseline
+  with its CI; filled markers are significant after Holm's correction, the grey band is
+  the ±band "unchanged" zone. Up to :data:`TOP_ROWS` comparisons all are drawn, in model
+  order; beyond that the :data:`TOP_ROWS` largest ``|Δ|``, ranked, and the title says so
+  (every comparison is in ``report.md``'s Overview table);
+- ``domains-<scorer>``: with one model, its domain × condition mean scores; with several,
+  the mean Δ from baseline per domain (columns) for the same comparisons as the forest
+  plot (rows);
 - ``distributions-<scorer>``: box plots of per-probe scores per model × condition, means
-  marked, individual probes overlaid when there are few enough to see.
+  marked, probes overlaid when there are few enough to see; beyond :data:`TOP_ROWS` rows,
+  one box per condition over the models' mean scores, one dot per model.
+
+Labels are never shortened: every row reads ``model · condition`` in full, and margins
+are sized from the labels' widths in the plot font (glyph advances from FreeType, so the
+layout costs no rendering pass and never varies). Row counts are capped, so a report over
+hundreds of models draws in about the same time as one over six.
 
 Reproducibility: matplotlib is imported lazily and drawn with the Agg canvas (no pyplot,
 no global backend switch), inside an ``rc_context`` that pins the font (DejaVu Sans, which
-ships with matplotlib), DPI, SVG hash salt and text-as-paths; PNG and SVG metadata that
-would carry a date or version are removed.
+ships with matplotlib), DPI, SVG hash salt and text-as-text; PNG and SVG metadata that
+would carry a date or version are removed. Annotations use :mod:`lem.numfmt`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["PLOT_RC", "render_plots"]
+from lem.numfmt import fmt_fixed
+
+__all__ = [
+    "FIGURES",
+    "NEEDS_STATISTICS",
+    "PLOT_RC",
+    "TOP_ROWS",
+    "plan_plots",
+    "render_plots",
+    "text_width_in",
+]
 
 PLOT_RC: dict[str, Any] = {
     "font.family": "DejaVu Sans",
@@ -39,25 +59,98 @@ PLOT_RC: dict[str, Any] = {
     "path.simplify": True,
     "axes.unicode_minus": True,
 }
+TOP_ROWS = 30
+"""Most rows a figure draws; beyond it the forest and domain plots keep the largest |Δ|."""
+
 _PNG_META = {"Software": None}
 _SVG_META = {"Date": None, "Creator": None}
 _MAX_POINTS = 3000
-_CHAR_IN = 0.068
+_ANNOTATE_MAX = 60  # heatmap cells written as numbers (every number is in report.md)
 _ROW_IN = 0.22
-_LABEL_MAX = 48
+_FONT_PT = 8.0
+_DPI = 100
 BASELINE = "baseline"
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= _LABEL_MAX else text[: _LABEL_MAX - 1] + "…"
-
-
-def _fit(text: str, chars: int) -> str:
-    return text if len(text) <= chars else text[: chars - 1] + "…"
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "scorer"
+
+
+_TICK_PT = 7.0  # tick length + label pad (3.5 pt each, matplotlib's defaults)
+_GAP_IN = 0.12
+
+
+class _Rows:
+    """Row labels as two columns: the model name, once per run of consecutive rows of one
+    model (centred on them, runs separated by a thin line), and each row's condition as
+    its tick label. Nothing is shortened; the columns are as wide as their longest entry."""
+
+    def __init__(self, rows: Sequence[tuple[str, str]]) -> None:
+        self.rows = list(rows)
+        self.groups: list[tuple[str, int, int]] = []  # (model, first row, last row)
+        for i, (model, _) in enumerate(self.rows):
+            if self.groups and self.groups[-1][0] == model:
+                self.groups[-1] = (model, self.groups[-1][1], i)
+            else:
+                self.groups.append((model, i, i))
+        self.cond_in = _widest([c for _, c in self.rows])
+        self.model_in = _widest([g[0] for g in self.groups])
+
+    @property
+    def width_in(self) -> float:
+        """The left margin both columns need."""
+        gap = _GAP_IN if self.model_in else 0.0
+        return self.model_in + gap + self.cond_in + _TICK_PT / 72 + 0.1
+
+    def draw(self, ax: Any, ys: Sequence[float], *, heat: bool = False) -> None:
+        """Label ``ax``'s rows at ``ys`` (one per row, top row first); ``heat``: the
+        separating lines go over the cells."""
+        ax.set_yticks(list(ys), [c for _, c in self.rows])
+        offset = -(_TICK_PT + (self.cond_in + _GAP_IN) * 72)
+        for k, (model, first, last) in enumerate(self.groups):
+            if not model:
+                continue
+            ax.annotate(
+                model,
+                xy=(0, (ys[first] + ys[last]) / 2),
+                xycoords=("axes fraction", "data"),
+                xytext=(offset, 0),
+                textcoords="offset points",
+                ha="right",
+                va="center",
+                annotation_clip=False,
+            )
+            if k:
+                between = (ys[first - 1] + ys[first]) / 2
+                ax.axhline(between, color="0.75", linewidth=0.6, zorder=4 if heat else 0)
+
+
+@lru_cache(maxsize=1)
+def _font() -> Any:
+    """A private FreeType face of the plot font (matplotlib's renderers share theirs and
+    change its size as they draw)."""
+    from matplotlib.font_manager import FontProperties, findfont
+    from matplotlib.ft2font import FT2Font
+
+    font = FT2Font(findfont(FontProperties(family="DejaVu Sans")))
+    font.set_size(_FONT_PT, _DPI)
+    return font
+
+
+@lru_cache(maxsize=4096)
+def _advance_px(char: str) -> float:
+    return float(_font().load_char(ord(char)).horiAdvance) / 64.0
+
+
+def text_width_in(text: str, size: float = _FONT_PT) -> float:
+    """Width of ``text`` in inches at ``size`` points in the plot font: the sum of the
+    hinted glyph advances (within about 1% of what Agg draws), plus a small safety margin."""
+    px = sum(_advance_px(c) for c in text) * size / _FONT_PT
+    return px * 1.03 / _DPI + 0.02
+
+
+def _widest(labels: Sequence[str], size: float = _FONT_PT) -> float:
+    return max((text_width_in(label, size) for label in labels), default=0.0)
 
 
 def _colours(conditions: Sequence[str]) -> dict[str, Any]:
@@ -84,32 +177,48 @@ def _figure(width: float, height: float) -> Any:
     return fig
 
 
-def _text_width(labels: Sequence[str]) -> float:
-    """Approximate width in inches of the longest label at the plot font size."""
-    return _CHAR_IN * max((len(label) for label in labels), default=0)
-
-
-def _rows_figure(labels: Sequence[str]) -> tuple[Any, Any]:
-    """A figure with one axes for a labelled row per entry, margins fitted to the labels
-    (computed, not measured, so the layout costs nothing and never varies)."""
-    width = 7.5
-    height = max(2.2, _ROW_IN * len(labels) + 1.0)
-    left = min(0.6, (_text_width(labels) + 0.25) / width)
+def _rows_figure(rows: _Rows, title_lines: int, plot_in: float = 4.5) -> tuple[Any, Any]:
+    """A figure with one axes for a labelled row per entry; the left margin holds the
+    row labels in full, the top margin ``title_lines`` lines of title."""
+    label_in = rows.width_in
+    width = label_in + plot_in + 0.3
+    top_in = 0.15 + 0.18 * title_lines
+    height = max(2.2, _ROW_IN * len(rows.rows) + 0.55 + top_in)
     fig = _figure(width, height)
-    fig.subplots_adjust(left=left, right=0.97, bottom=0.55 / height, top=1 - 0.2 / height)
+    fig.subplots_adjust(
+        left=label_in / width,
+        right=1 - 0.3 / width,
+        bottom=0.55 / height,
+        top=1 - top_in / height,
+    )
     return fig, fig.add_subplot()
+
+
+def _selected(data: Mapping[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """The kernel-condition comparisons a figure shows, and how many there are: all of them
+    (model order) up to :data:`TOP_ROWS`, else the :data:`TOP_ROWS` largest ``|Δ|``
+    (ranked by Δ, highest first; ties by id)."""
+    comps = [c for c in data["comparisons"] if c["kind"] == "condition" and c["stats"]]
+    if len(comps) <= TOP_ROWS:
+        return comps, len(comps)
+    top = sorted(comps, key=lambda c: (-abs(c["stats"]["mean_delta"]), c["id"]))[:TOP_ROWS]
+    top.sort(key=lambda c: (-c["stats"]["mean_delta"], c["id"]))
+    return top, len(comps)
 
 
 def _forest(
     data: Mapping[str, Any], conditions: Sequence[str], band: float, alpha: float, scorer: str
 ) -> Any | None:
-    comps = [c for c in data["comparisons"] if c["kind"] == "condition" and c["stats"]]
+    comps, total = _selected(data)
     if not comps:
         return None
     colours = _colours(conditions)
     n = len(comps)
-    labels = [_short(f"{c['model_b']} · {c['condition_b']}") for c in comps]
-    fig, ax = _rows_figure(labels)
+    rows = _Rows([(c["model_b"], c["condition_b"]) for c in comps])
+    title = f"Δ {scorer} vs baseline, {total} comparison{'s' if total != 1 else ''}"
+    if n < total:
+        title += f": the {n} largest |Δ|\n(every comparison: report.md, Overview)"
+    fig, ax = _rows_figure(rows, title.count("\n") + 1)
     ys = np.arange(n)[::-1]
     ax.axvspan(-band, band, color="0.92", zorder=0)
     ax.axvline(0.0, color="0.4", linewidth=0.8, zorder=1)
@@ -128,11 +237,19 @@ def _forest(
         face.append(colour if significant else "white")
     _segments(ax, segments, seg_colours, 1.4)
     ax.scatter(xs, ys, s=22, c=face, edgecolors=edge, linewidths=1.0, zorder=3)
-    ax.set_yticks(ys, labels)
+    rows.draw(ax, ys.tolist())
     ax.set_ylim(-0.7, n - 0.3)
-    ax.set_xlabel(f"Δ {scorer} vs baseline (mean, 95% CI); filled: Holm p < {alpha:g}")
+    ax.set_title(title, loc="left")
+    ax.set_xlabel(f"mean Δ with {_level(data)} CI; filled: Holm p < {alpha:g}")
     ax.grid(axis="x", color="0.85", linewidth=0.5)
     return fig
+
+
+def _level(data: Mapping[str, Any]) -> str:
+    for comp in data["comparisons"]:
+        if comp["stats"]:
+            return f"{100 * comp['stats']['ci']['level']:g}%"
+    return "95%"
 
 
 def _segments(ax: Any, segments: list[Any], colours: list[Any], width: float) -> None:
@@ -182,7 +299,7 @@ def _heat(
     else:
         im = ax.imshow(masked, aspect="auto", cmap="viridis")
     rows, cols = matrix.shape
-    if rows <= 25 and cols <= 16:
+    if rows * cols <= _ANNOTATE_MAX:
         for i in range(rows):
             for j in range(cols):
                 v = matrix[i, j]
@@ -192,7 +309,7 @@ def _heat(
                     ax.text(
                         j,
                         i,
-                        f"{v:+.1f}" if diverging else f"{v:.1f}",
+                        fmt_fixed(float(v), 1, signed=diverging),
                         ha="center",
                         va="center",
                         fontsize=6.5,
@@ -202,62 +319,64 @@ def _heat(
     return ax
 
 
-def _domains(summary: Mapping[str, Any], data: Mapping[str, Any]) -> Any | None:
+def _domains(summary: Mapping[str, Any], data: Mapping[str, Any], scorer: str) -> Any | None:
     models = summary["models"]
-    first = data["models"][models[0]]
     domains = sorted({d for label in models for d in data["models"][label]["domains"]})
     if not domains:
         return None
-    conds = first["condition_order"]
-    left = np.full((len(domains), len(conds)), np.nan)
-    for i, dom in enumerate(domains):
-        for j, cond in enumerate(conds):
-            cell = first["domains"].get(dom, {}).get(cond)
-            if cell and cell["mean"] is not None:
-                left[i, j] = cell["mean"]
-    cols: list[str] = []
-    right_cols: list[list[float]] = []
-    if len(models) > 1:
-        for label in models:
-            m = data["models"][label]
-            for cond in m["condition_order"]:
-                if cond == BASELINE:
-                    continue
-                col = []
-                for dom in domains:
-                    cell = m["domains"].get(dom, {}).get(cond)
-                    delta = cell.get("delta") if cell else None
-                    col.append(np.nan if delta is None else delta)
-                cols.append(_short(f"{label} · {cond}"))
-                right_cols.append(col)
-    conds_short = [_short(c) for c in conds]
-    margin_l = _text_width(domains) + 0.3
-    bottom = 0.87 * _text_width(conds_short + cols) + 0.35
-    height_in = max(1.2, 0.3 * len(domains))
-    top = 0.5
-    width_a = max(0.55 * len(conds), 1.2)
-    width_b = max(0.3 * len(cols), 1.2) if cols else 0.0
-    bar = (0.1, 0.12, 0.5)
-    width = margin_l + width_a + sum(bar) + (width_b + sum(bar) + 0.2 if cols else 0.0)
-    fig_h = bottom + height_in + top
-    fig = _figure(width, fig_h)
+    if len(models) == 1:
+        m = data["models"][models[0]]
+        cols = list(m["condition_order"])
+        matrix = np.full((len(domains), len(cols)), np.nan)
+        for i, dom in enumerate(domains):
+            for j, cond in enumerate(cols):
+                cell = m["domains"].get(dom, {}).get(cond)
+                if cell and cell["mean"] is not None:
+                    matrix[i, j] = cell["mean"]
+        title = f"mean {scorer} by domain and condition\n{models[0]}"
+        return _heatmap_figure(_Rows([("", d) for d in domains]), cols, matrix, title, False)
+    comps, total = _selected(data)
+    if not comps:
+        return None
+    rows = _Rows([(c["model_b"], c["condition_b"]) for c in comps])
+    matrix = np.full((len(comps), len(domains)), np.nan)
+    for i, comp in enumerate(comps):
+        per = data["models"][comp["model_b"]]["domains"]
+        for j, dom in enumerate(domains):
+            cell = per.get(dom, {}).get(comp["condition_b"])
+            if cell and cell.get("delta") is not None:
+                matrix[i, j] = cell["delta"]
+    title = f"mean Δ {scorer} vs baseline by domain"
+    if len(comps) < total:
+        title += f": the {len(comps)} largest overall |Δ| of {total}"
+    return _heatmap_figure(rows, domains, matrix, title, True)
+
+
+def _heatmap_figure(
+    rows: _Rows, cols: Sequence[str], matrix: Any, title: str, diverging: bool
+) -> Any:
+    """A labelled heatmap: rows read horizontally in full, columns rotated 60°."""
+    import math
+
+    lines = title.count("\n") + 1
+    left = rows.width_in
+    col_w = max(0.42, _widest([fmt_fixed(-88.8, 1, signed=True)], 6.5) + 0.08)
+    body_w = max(col_w * len(cols), 1.2)
+    bottom = _widest(cols) * math.sin(math.radians(60)) + 0.25
+    body_h = max(_ROW_IN * len(rows.rows), 1.0)
+    top = 0.15 + 0.18 * lines
+    bar = (0.1, 0.12, 0.45)
+    width = max(left + body_w + sum(bar), _widest(title.split("\n"), 9) + 0.3)
+    height = bottom + body_h + top
+    fig = _figure(width, height)
 
     def frac(x: float, w: float) -> list[float]:
-        return [x / width, bottom / fig_h, w / width, height_in / fig_h]
+        return [x / width, bottom / height, w / width, body_h / height]
 
-    x = margin_l
-    ax = _heat(fig, frac(x, width_a), frac(x + width_a + bar[0], bar[1]), left, False)
-    ax.set_yticks(np.arange(len(domains)), domains)
-    ax.set_xticks(np.arange(len(conds)), conds_short, rotation=60, ha="right")
-    fit = max(int((width_a + sum(bar)) / _CHAR_IN), 8)
-    ax.set_title(_fit("mean by domain", fit) + "\n" + _fit(models[0], fit), loc="left")
-    if cols:
-        x += width_a + sum(bar) + 0.2
-        right = np.array(right_cols).T
-        axb = _heat(fig, frac(x, width_b), frac(x + width_b + bar[0], bar[1]), right, True)
-        axb.set_yticks(np.arange(len(domains)), [])
-        axb.set_xticks(np.arange(len(cols)), cols, rotation=60, ha="right")
-        axb.set_title("Δ vs baseline by domain, all models", loc="left")
+    ax = _heat(fig, frac(left, body_w), frac(left + body_w + bar[0], bar[1]), matrix, diverging)
+    rows.draw(ax, list(range(len(rows.rows))), heat=True)
+    ax.set_xticks(np.arange(len(cols)), cols, rotation=60, ha="right", rotation_mode="anchor")
+    fig.text(0.1 / width, 1 - 0.1 / height, title, ha="left", va="top", fontsize=9)
     return fig
 
 
@@ -276,9 +395,11 @@ def _distributions(
                 rows.append((label, cond, vals))
     if not rows:
         return None
+    if len(rows) > TOP_ROWS:
+        return _distributions_over_models(summary, rows, conditions, colours, seed, scorer)
     n = len(rows)
-    labels = [_short(f"{label} · {cond}") for label, cond, _ in rows]
-    fig, ax = _rows_figure(labels)
+    labels = _Rows([(label, cond) for label, cond, _ in rows])
+    fig, ax = _rows_figure(labels, 1)
     ys = np.arange(n)[::-1].astype(float)
     _boxes(
         ax, [np.asarray(v, dtype=float) for _, _, v in rows], ys, [colours[c] for _, c, _ in rows]
@@ -297,9 +418,46 @@ def _distributions(
         ax.scatter(px, py, s=5, c=pc, zorder=3)
     means = [float(np.mean(v)) for _, _, v in rows]
     ax.scatter(means, ys, marker="D", s=16, color="black", zorder=4)
-    ax.set_yticks(ys, labels)
+    labels.draw(ax, ys.tolist())
     ax.set_ylim(-0.7, n - 0.3)
-    ax.set_xlabel(f"{scorer} per probe (box: quartiles, whiskers 1.5 IQR, ◆ mean)")
+    ax.set_title(f"{scorer} per probe, per model and condition", loc="left")
+    ax.set_xlabel("box: quartiles, whiskers 1.5 IQR, ◆ mean")
+    ax.grid(axis="x", color="0.85", linewidth=0.5)
+    return fig
+
+
+def _distributions_over_models(
+    summary: Mapping[str, Any],
+    rows: Sequence[tuple[str, str, Sequence[float]]],
+    conditions: Sequence[str],
+    colours: Mapping[str, Any],
+    seed: int,
+    scorer: str,
+) -> Any:
+    """Too many model × condition rows to read: per condition, the models' mean scores
+    (one dot per model, a box over them)."""
+    per: dict[str, list[float]] = {}
+    for _, cond, vals in rows:
+        per.setdefault(cond, []).append(float(np.mean(vals)))
+    conds = [c for c in conditions if c in per]
+    labels = _Rows([("", f"{c} ({len(per[c])} models)") for c in conds])
+    fig, ax = _rows_figure(labels, 2)
+    ys = np.arange(len(conds))[::-1].astype(float)
+    _boxes(ax, [np.asarray(per[c]) for c in conds], ys, [colours[c] for c in conds])
+    rng = np.random.default_rng(seed)
+    for y, cond in zip(ys, conds, strict=True):
+        vals = per[cond]
+        ax.scatter(vals, y + rng.uniform(-0.25, 0.25, size=len(vals)), s=6, color=colours[cond])
+        ax.scatter([float(np.mean(vals))], [y], marker="D", s=18, color="black", zorder=4)
+    labels.draw(ax, ys.tolist())
+    ax.set_ylim(-0.7, len(conds) - 0.3)
+    n_models = len(summary["models"])
+    ax.set_title(
+        f"mean {scorer} per model, by condition ({n_models} models)\n"
+        "(per-model statistics: report.md, Models)",
+        loc="left",
+    )
+    ax.set_xlabel("one dot per model; box: quartiles over models, whiskers 1.5 IQR, ◆ mean")
     ax.grid(axis="x", color="0.85", linewidth=0.5)
     return fig
 
@@ -316,26 +474,63 @@ def _make(
     if key == "forest":
         return _forest(data, conditions, settings["band"], settings["alpha"], scorer)
     if key == "domains":
-        return _domains(summary, data)
+        return _domains(summary, data, scorer)
     return _distributions(summary, scores, conditions, settings["seed"], scorer)
+
+
+FIGURES: tuple[str, ...] = ("forest", "domains", "distributions")
+"""Every figure per scorer, in the order the report lists them."""
+NEEDS_STATISTICS: frozenset[str] = frozenset({"forest"})
+"""Figures drawn from the statistics (CIs, Holm p); the others need only the collected
+data (``Prepared.early_summary``), so they can be drawn while the statistics run."""
+
+
+def plan_plots(
+    summary: Mapping[str, Any], scores: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]]
+) -> dict[str, dict[str, dict[str, str]]]:
+    """Scorer → figure → {png, svg} relative paths of every figure the report will have
+    (a figure with nothing to show is left out). Needs only the early summary, no
+    matplotlib."""
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for scorer, data in summary["scorers"].items():
+        slug = _slug(scorer)
+        comps = [c for c in data["comparisons"] if c["kind"] == "condition" and c["stats"]]
+        domains = any(data["models"][m]["domains"] for m in summary["models"])
+        show = {
+            "forest": bool(comps),
+            "domains": domains and (len(summary["models"]) == 1 or bool(comps)),
+            "distributions": any(v for per in scores[scorer].values() for v in per.values()),
+        }
+        out[scorer] = {
+            key: {"png": f"plots/{key}-{slug}.png", "svg": f"plots/{key}-{slug}.svg"}
+            for key in FIGURES
+            if show[key]
+        }
+    return out
 
 
 def render_plots(
     summary: Mapping[str, Any],
     scores: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]],
     out_dir: Path,
+    keys: Sequence[str] = FIGURES,
 ) -> dict[str, dict[str, dict[str, str]]]:
-    """Draw and save every figure; returns scorer → figure → {png, svg} relative paths."""
+    """Draw and save the planned figures among ``keys`` (:func:`plan_plots`); returns
+    scorer → figure → {png, svg} relative paths of the figures drawn."""
     import matplotlib
 
     out: dict[str, dict[str, dict[str, str]]] = {}
+    planned = plan_plots(summary, scores)
     with matplotlib.rc_context(PLOT_RC):  # type: ignore[arg-type]
         for scorer, data in summary["scorers"].items():
             slug = _slug(scorer)
             files: dict[str, dict[str, str]] = {}
-            for key in ("forest", "domains", "distributions"):
+            for key in FIGURES:
+                if key not in keys or key not in planned[scorer]:
+                    continue
                 fig = _make(key, summary, data, scores[scorer], scorer)
-                if fig is not None:
-                    files[key] = _save(fig, out_dir, f"{key}-{slug}")
+                if fig is None:
+                    raise AssertionError(f"{key}-{slug}: planned but nothing to draw")
+                files[key] = _save(fig, out_dir, f"{key}-{slug}")
             out[scorer] = files
     return out
