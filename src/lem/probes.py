@@ -10,12 +10,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
+import math
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from lem.errors import InputError
 from lem.jsonl import iter_json_lines
@@ -211,34 +215,141 @@ def _validate(rows: Iterable[tuple[str, object]], path: Path, *, bundled: bool) 
     return probes
 
 
-def _shingles(text: str, n: int = 3) -> frozenset[str]:
-    words = re.findall(r"[a-z0-9']+", text.lower())
-    if len(words) < n:
-        return frozenset([" ".join(words)])
-    return frozenset(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
+_WORD = re.compile(r"[a-z0-9']+")
+_SLACK = 1e-9
+"""Every filter bound is loosened by this much, so float rounding can only let an extra
+candidate through to the exact check, never drop a pair."""
+_DIRECT_CODES = 2_097_151
+"""Largest vocabulary (+1) whose trigrams fit one int64 as ``(a * K + b) * K + c``."""
+
+
+def _trigram_codes(ids: Any, at: Any, vocab: int) -> Any:
+    """One int64 per shingle: the word ids at ``at``, ``at + 1``, ``at + 2``, exactly
+    (distinct shingles, distinct codes), for word ids below ``vocab``."""
+    import numpy as np
+
+    if vocab <= _DIRECT_CODES:
+        return (ids[at] * vocab + ids[at + 1]) * vocab + ids[at + 2]
+    _, pair = np.unique(ids[at] * vocab + ids[at + 1], return_inverse=True)
+    return pair.astype(np.int64) * vocab + ids[at + 2]
+
+
+def _shingle_ranks(prompts: Sequence[str]) -> tuple[list[int], list[int], list[int]]:
+    """Word-trigram sets of the prompts, as needed by :func:`find_near_duplicates`.
+
+    Returns, per prompt, its number of distinct shingles; and, in one flat list with
+    offsets, the ranks of its shingles that other prompts also have, ascending. Ranks
+    order the shared shingles by how many prompts have them, rarest first (ties in a
+    fixed order); shingles that one prompt alone has rank before all of them.
+    """
+    import numpy as np
+
+    n = len(prompts)
+    words = [_WORD.findall(text.lower()) for text in prompts]
+    lens = np.fromiter(map(len, words), np.int64, n)
+    vocab_ids: dict[str, int] = defaultdict(itertools.count(1).__next__)
+    flat = np.fromiter(
+        map(vocab_ids.__getitem__, itertools.chain.from_iterable(words)), np.int64, int(lens.sum())
+    )
+    # Each prompt's word ids, then three zeros (no word): a prompt of L >= 3 words has
+    # shingles at its first L - 2 places; a shorter one has one, its words padded.
+    ids = np.zeros(len(flat) + 3 * n, np.int64)
+    ids[np.arange(len(flat)) + np.repeat(3 * np.arange(n), lens)] = flat
+    per = np.maximum(lens - 2, 1)
+    rec = np.repeat(np.arange(n), per)
+    first = np.cumsum(lens + 3) - (lens + 3)  # where each prompt starts in ids
+    at = np.repeat(first - (np.cumsum(per) - per), per) + np.arange(len(rec))
+    codes = _trigram_codes(ids, at, len(vocab_ids) + 1)
+
+    # Codes seen more than once (in one prompt or several): the only ones that can be
+    # shared. Their (code, prompt) pairs, deduplicated, give how many prompts have each.
+    ordered = np.sort(codes)
+    edge = np.flatnonzero(np.diff(ordered, prepend=-1, append=-1) != 0)
+    repeated = ordered[edge[:-1][np.diff(edge) > 1]]
+    where = np.minimum(np.searchsorted(repeated, codes), max(len(repeated) - 1, 0))
+    hit = repeated[where] == codes if len(repeated) else np.zeros(len(codes), bool)
+    pairs = np.sort(where[hit] * n + rec[hit])
+    again = np.diff(pairs, prepend=-1) == 0  # the same shingle twice in one prompt
+    sizes = np.bincount(rec, minlength=n) - np.bincount(pairs[again] % n, minlength=n)
+    token, owner = np.divmod(pairs[~again], n)
+    prompts_with = np.bincount(token, minlength=len(repeated))
+    shared = np.flatnonzero(prompts_with > 1)
+    by_rarity = shared[np.argsort(prompts_with[shared] * len(repeated) + shared)]
+    rank = np.full(len(repeated), -1, np.int64)
+    rank[by_rarity] = np.arange(len(by_rarity))
+    token_rank = rank[token]
+    keep = token_rank >= 0
+    flat_ranks = np.sort(owner[keep] * max(len(by_rarity), 1) + token_rank[keep])
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(owner[keep], minlength=n), out=offsets[1:])
+    return sizes.tolist(), (flat_ranks % max(len(by_rarity), 1)).tolist(), offsets.tolist()
 
 
 def find_near_duplicates(
-    probes: Sequence[Probe], threshold: float = 0.5
+    probes: Sequence[Probe], threshold: float = 0.5, *, limit: int | None = None
 ) -> list[tuple[Probe, Probe, float]]:
-    """Pairs of prompts whose word-trigram Jaccard similarity is at least ``threshold``.
+    """Pairs of prompts whose word-trigram Jaccard similarity is at least ``threshold``,
+    as ``(first, second, similarity rounded to 3 places)``, in probe order.
 
-    Candidate pairs come from an inverted index over shingles, so large sets stay fast.
+    Words are the runs of ``[a-z0-9']`` in the lower-cased prompt; a prompt of fewer than
+    three words has one shingle, all its words. Pairs with no shingle in common are
+    never reported (a threshold of 0 lists the pairs that share one).
+
+    Exact (the pairs an all-pairs comparison finds) and near-linear on real sets,
+    templated ones included: a prefix-filtering similarity join (AllPairs with PPJoin's
+    positional filter). Shingles are ordered rarest first, so text that many prompts
+    share, such as a template, comes last. Sets with Jaccard >= t share at least
+    ``ceil(t / (1 + t) * (|x| + |y|))`` shingles, hence one among the first
+    ``|x| - ceil(t * |x|) + 1`` shingles of the larger set and the first
+    ``|y| - ceil(2t / (1 + t) * |y|) + 1`` of the smaller. Only pairs of compatible
+    sizes that meet there, and whose shingles left to compare can still reach that
+    overlap, are compared; a shingle every prompt has is never in such a prefix unless
+    the prompts are near-duplicates anyway.
+
+    ``limit``: stop once at least that many pairs are found, and return that many (a set
+    in which nearly every prompt resembles every other has a quadratic number of pairs).
     """
-    sh = [_shingles(p.prompt) for p in probes]
-    index: dict[str, list[int]] = {}
-    for i, s in enumerate(sh):
-        for g in s:
-            index.setdefault(g, []).append(i)
-    candidates: set[tuple[int, int]] = set()
-    for members in index.values():
-        if len(members) > 1:
-            for a_pos, a in enumerate(members):
-                for b in members[a_pos + 1 :]:
-                    candidates.add((a, b))
-    out = []
-    for a, b in sorted(candidates):
-        sim = len(sh[a] & sh[b]) / len(sh[a] | sh[b])
-        if sim >= threshold:
-            out.append((probes[a], probes[b], round(sim, 3)))
-    return out
+    if not threshold <= 1.0:  # above 1 (or NaN) nothing qualifies
+        return []
+    sizes, flat, offsets = _shingle_ranks([p.prompt for p in probes])
+    t = max(threshold, 0.0)
+    index: dict[int, list[tuple[int, int]]] = {}
+    found: list[tuple[int, int, float]] = []
+    for x in sorted(range(len(probes)), key=sizes.__getitem__):
+        tokens, lx = flat[offsets[x] : offsets[x + 1]], sizes[x]
+        # Position of tokens[k] in x's full order: after all of x's unshared shingles.
+        offset = lx - len(tokens)
+        probe_len = min(lx, lx - math.ceil(t * lx - _SLACK) + 1) - offset
+        index_len = min(lx, lx - math.ceil(2 * t / (1 + t) * lx - _SLACK) + 1) - offset
+        min_size = t * lx - _SLACK
+        overlap: dict[int, int] = {}
+        pruned: set[int] = set()
+        for k in range(min(probe_len, len(tokens))):
+            postings = index.get(tokens[k])
+            if postings is None:
+                continue
+            rest_x = lx - offset - k - 1
+            for y, j in postings:
+                ly = sizes[y]
+                if ly < min_size or y in pruned:
+                    continue
+                seen = overlap.get(y, 0)
+                needed = math.ceil(t / (1 + t) * (lx + ly) - _SLACK)
+                if seen + 1 + min(rest_x, ly - j - 1) >= needed:
+                    overlap[y] = seen + 1
+                else:
+                    pruned.add(y)
+                    overlap.pop(y, None)
+        for k in range(min(index_len, len(tokens))):
+            index.setdefault(tokens[k], []).append((x, offset + k))
+        if overlap:
+            mine = set(tokens)
+            for y in overlap:
+                common = len(mine.intersection(flat[offsets[y] : offsets[y + 1]]))
+                sim = common / (lx + sizes[y] - common)  # |x & y| / |x | y|
+                if sim >= threshold:
+                    found.append((min(x, y), max(x, y), sim))
+        if limit is not None and len(found) >= limit:
+            break
+    found.sort()
+    return [(probes[a], probes[b], round(sim, 3)) for a, b, sim in found[:limit]]

@@ -66,6 +66,12 @@ def validate(
     strict_ids: bool = typer.Option(
         False, "--strict-ids", help="Enforce the bundled P###_DOMAIN_SLUG id scheme."
     ),
+    max_pairs: int = typer.Option(
+        1000,
+        "--max-pairs",
+        min=1,
+        help="Stop after listing this many near-duplicate pairs.",
+    ),
 ) -> None:
     """Check a probe file: JSON syntax, ids, empty prompts, then near-duplicate prompts.
 
@@ -73,11 +79,16 @@ def validate(
     from lem.probes import find_near_duplicates, load_probes
 
     ps = load_probes(path, bundled=True if strict_ids else None)
-    dups = find_near_duplicates(list(ps), threshold)
+    dups = find_near_duplicates(list(ps), threshold, limit=max_pairs + 1)
     domains = ps.domains()
     typer.echo(f"{ps.source}: {len(ps)} probes, {len(domains)} domains: ok")
-    for a, b, sim in dups:
+    for a, b, sim in dups[:max_pairs]:
         typer.echo(f"near-duplicate ({sim:.2f}): {a.id} ~ {b.id}")
+    if len(dups) > max_pairs:
+        typer.echo(
+            f"more than {max_pairs} near-duplicate pairs: stopped searching; "
+            "raise --max-pairs to list more"
+        )
     if dups:
         raise typer.Exit(1)
 
