@@ -152,6 +152,10 @@ class Store:
             raise StoreError(f"--db {self.display_url}: cannot open the store ({reason})") from None
 
     def _init_schema(self, create: bool = True) -> None:
+        """Check this is a lem store (or an empty database to make one), then bring its
+        schema to the newest migration (see :mod:`lem.store.migrations`)."""
+        from lem.store import migrations
+
         names = set(sa_inspect(self.engine).get_table_names())
         foreign = names if self.engine.dialect.name == "sqlite" else names & set(metadata.tables)
         if meta.name not in names and (foreign or not create):
@@ -160,19 +164,23 @@ class Store:
                 f"--db {self.display_url} is not a lem store (it holds {listed}); "
                 "give a lem store, or a new file or database for a new one"
             )
-        if create:
-            metadata.create_all(self.engine, checkfirst=True)
-        with self.engine.begin() as conn:
-            row = conn.execute(select(meta.c.value).where(meta.c.key == "schema")).first()
-            if row is None:
-                if not create:
-                    raise StoreError(f"--db {self.display_url} is not a lem store (no schema)")
-                _insert_ignore(conn, meta, [{"key": "schema", "value": str(SCHEMA_VERSION)}])
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise StoreError(
-                    f"--db {self.display_url} was written by a newer lem (schema {row[0]}); "
-                    "upgrade lem"
-                )
+        with self.engine.connect() as conn:
+            revision = migrations.current_revision(conn)
+            schema = None
+            if meta.name in names:
+                row = conn.execute(select(meta.c.value).where(meta.c.key == "schema")).first()
+                schema = row[0] if row else None
+        if revision is not None and revision not in migrations.known_revisions():
+            raise StoreError(
+                f"--db {self.display_url} was written by a newer lem (schema revision "
+                f"{revision}); upgrade lem"
+            )
+        if schema is not None and int(schema) > SCHEMA_VERSION:
+            raise StoreError(
+                f"--db {self.display_url} was written by a newer lem (schema {schema}); upgrade lem"
+            )
+        if revision != migrations.head_revision():
+            migrations.upgrade(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,4 +1,6 @@
-"""Tables of the run store (SQLAlchemy Core; SQLite and PostgreSQL)."""
+"""Tables of the run store (SQLAlchemy Core; SQLite and PostgreSQL), as the newest
+migration leaves them. The tables are created and changed only by migrations
+(:mod:`lem.store.migrations`); a test checks that the two agree."""
 
 from __future__ import annotations
 
@@ -25,7 +27,9 @@ __all__ = [
     "scores",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""``lem_meta.schema`` of a store at the newest migration (lem 0.1.0 wrote 1 and refuses
+anything higher)."""
 
 metadata = MetaData()
 
