@@ -599,7 +599,7 @@ def _check_sqlite_file(path: Path, shown: str) -> None:
     import sqlite3
 
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
         try:
             names = {
                 r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
@@ -607,10 +607,12 @@ def _check_sqlite_file(path: Path, shown: str) -> None:
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
+        if "not a database" not in str(exc) and "malformed" not in str(exc):
+            return  # busy: another worker is creating the store; the engine waits for it
         raise StoreError(
             f"--db {shown} is not a lem store ({exc}); give a lem store or a new file"
         ) from None
-    if meta.name not in names:
+    if names and meta.name not in names:  # no tables yet: a store another worker is making
         listed = ", ".join(sorted(names)[:5]) or "no tables"
         raise StoreError(
             f"--db {shown} is not a lem store (it holds {listed}); "
