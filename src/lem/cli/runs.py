@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -22,19 +23,23 @@ def list_runs(db: str = _DB) -> None:
     from lem.store import Store
 
     store = Store(db, create=False)
-    table = Table()
-    for col in ("run", "created", "model", "conditions", "done", "failed", "items", "status"):
-        table.add_column(col)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True)
+    table.add_column("run", no_wrap=True, min_width=16)
+    table.add_column("created", no_wrap=True)
+    table.add_column("model", overflow="fold")
+    table.add_column("conditions", overflow="fold")
+    table.add_column("done", justify="right", no_wrap=True)
+    table.add_column("failed", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
     for r in store.list_runs():
         m = r["manifest"]
         table.add_row(
             r["run_id"],
-            r["created_at"][:19],
+            r["created_at"][:10],
             str(m.get("model_spec")),
             ", ".join(c["name"] for c in m.get("conditions", [])),
-            str(r["done"] or 0),
+            f"{r['done'] or 0}/{r['n'] or 0}",
             str(r["failed"] or 0),
-            str(r["n"] or 0),
             r["status"],
         )
     Console().print(table)
