@@ -41,7 +41,7 @@ from lem.backends.openai import OpenAIBackend
 from lem.errors import InputError
 from lem.scoring.base import ScoreContext, Scorer, ScoreResult, register_scorer_factory
 from lem.scoring.rubrics import Rubric, load_rubric
-from lem.store.ledger import Store, _insert_ignore, utc_now
+from lem.store import Store, insert_ignore, utc_now
 from lem.store.schema import judge_cache
 
 __all__ = [
@@ -332,7 +332,7 @@ class JudgeCache:
         now = utc_now()
         rows = [_row_from_record(r, now) for r in records]
         with self.engine.begin() as conn:
-            return _insert_ignore(conn, judge_cache, rows)
+            return insert_ignore(conn, judge_cache, rows)
 
     def __len__(self) -> int:
         with self.engine.connect() as conn:

@@ -34,7 +34,7 @@ from lem.errors import StoreError
 from lem.redact import redact
 from lem.store.schema import SCHEMA_VERSION, items, meta, metadata, run_items, runs, scores
 
-__all__ = ["ItemPlan", "Store", "new_worker_id", "normalise_db_url", "utc_now"]
+__all__ = ["ItemPlan", "Store", "insert_ignore", "new_worker_id", "normalise_db_url", "utc_now"]
 
 PENDING, CLAIMED, DONE, FAILED = "pending", "claimed", "done", "failed"
 _CHUNK = 500
@@ -195,7 +195,7 @@ class Store:
             row = conn.execute(select(runs.c.manifest).where(runs.c.run_id == run_id)).first()
             if row is None:
                 fresh = {**manifest, "started_at": now, "invocations": 1}
-                created = _insert_ignore(
+                created = insert_ignore(
                     conn,
                     runs,
                     [
@@ -335,7 +335,7 @@ class Store:
                     if p.key not in have
                 ]
                 if new_items:
-                    _insert_ignore(conn, items, new_items)
+                    insert_ignore(conn, items, new_items)
                     created += len(new_items)
                 new_links = [
                     {
@@ -352,7 +352,7 @@ class Store:
                     if p.key not in linked
                 ]
                 if new_links:
-                    _insert_ignore(conn, run_items, new_links)
+                    insert_ignore(conn, run_items, new_links)
         return created
 
     def unfinished(self, run_id: str) -> list[dict[str, Any]]:
@@ -650,8 +650,9 @@ def _sqlite_begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _insert_ignore(conn: Any, table: Any, rows: list[dict[str, Any]]) -> int:
-    """Insert rows, skipping any whose primary key exists (another worker got there first)."""
+def insert_ignore(conn: Any, table: Any, rows: list[dict[str, Any]]) -> int:
+    """Insert rows, skipping any whose primary key exists (another worker got there first);
+    returns how many were inserted. For tables of other modules (the judge cache)."""
     if not rows:
         return 0
     name = conn.dialect.name
