@@ -49,9 +49,15 @@ __all__ = [
     "LeaseHeartbeat",
     "ProgressHook",
     "RunOutcome",
+    "Tally",
     "execute",
+    "finish",
     "prepare",
+    "record",
+    "requests_for",
+    "score",
     "score_pending",
+    "start",
 ]
 
 ProgressHook = Callable[[str, dict[str, Any]], None]
@@ -92,6 +98,14 @@ class Experiment:
     flags: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per item key: what planning found about it (e.g. ``context_overflow``), stored on
     the item with its generation."""
+
+    @property
+    def plan_by_key(self) -> dict[str, ItemPlan]:
+        cached: dict[str, ItemPlan] | None = self.__dict__.get("_plan_by_key")
+        if cached is None:
+            cached = {p.key: p for p in self.plan}
+            self.__dict__["_plan_by_key"] = cached
+        return cached
 
 
 @dataclass
@@ -361,112 +375,154 @@ class LeaseHeartbeat:
             self._thread.join(timeout=5)
 
 
-def execute(exp: Experiment, store: Store, *, progress: ProgressHook | None = None) -> RunOutcome:
-    """Generate and score every unfinished item of the experiment's run."""
-    t0 = time.monotonic()
-    cfg = exp.config
-    worker = new_worker_id()
-    notices = _identity_changes(store, exp)
+@dataclass
+class Tally:
+    """What one invocation did, for its :class:`RunOutcome`."""
+
+    generated: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def count(self, result: GenerationResult) -> None:
+        if result.ok:
+            self.generated += 1
+        else:
+            self.failed += 1
+            if len(self.errors) < 20:
+                self.errors.append(f"{result.key[:12]}: {result.error}")
+
+
+def start(exp: Experiment, store: Store, worker: str) -> tuple[bool, int, list[dict[str, Any]]]:
+    """Step 1: open (or resume) the run, add its missing items, score what a crash left
+    unscored; returns (resumed, new items, unfinished items longest prompt first)."""
     resumed = store.open_run(
         exp.run_id,
-        name=cfg.name,
-        config=redact_obj(cfg.model_dump()),
+        name=exp.config.name,
+        config=redact_obj(exp.config.model_dump()),
         manifest=redact_obj({**exp.manifest, "worker": worker}),
     )
     new_items = store.add_plan(exp.run_id, exp.plan)
     score_pending(store, exp.run_id, exp.scorers)
     todo = store.unfinished(exp.run_id)
     todo.sort(key=lambda r: -len(r["messages"]))
-    by_key = {p.key: p for p in exp.plan}
+    return resumed, new_items, todo
+
+
+def requests_for(
+    exp: Experiment, rows: list[dict[str, Any]], keys: list[str]
+) -> list[GenerationRequest]:
+    """Step 3: the generation requests of the claimed ``keys`` (messages and per-item seed
+    as stored)."""
+    by_key = {r["key"]: r for r in rows}
+    return [
+        GenerationRequest(
+            key=k,
+            messages=json.loads(by_key[k]["messages"]),
+            sampling=exp.sampling,
+            seed=int(by_key[k]["seed"]),
+        )
+        for k in keys
+    ]
+
+
+def record(
+    store: Store, exp: Experiment, worker: str, result: GenerationResult
+) -> dict[str, Any] | None:
+    """Step 4: store one result (answer and reasoning split, planning flags merged) if
+    this worker still holds its claim; the stored values, or None if the claim was lost."""
+    values = _result_values(result, exp.flags.get(result.key))
+    plan = exp.plan_by_key.get(result.key)
+    if plan is not None and not result.system_fallback:
+        values["system_fallback"] = plan.system_fallback
+    return values if store.record(result.key, worker, values, ok=result.ok) else None
+
+
+def score(store: Store, exp: Experiment, answers: list[tuple[str, str]]) -> int:
+    """Step 5: score recorded answers ``(key, answer)`` with every scorer of the run."""
+    if not answers:
+        return 0
+    keys = [k for k, _ in answers]
+    rows = score_rows(
+        exp.scorers,
+        keys,
+        [a for _, a in answers],
+        [_context(exp.plan_by_key[k]) for k in keys],
+    )
+    store.add_scores(rows)
+    return len(rows)
+
+
+def finish(store: Store, exp: Experiment, tally: Tally, seconds: float) -> str:
+    """Step 6: the run's status (done, partial, failed) recorded with this invocation."""
+    remaining = len(store.unfinished(exp.run_id))
+    status = "done" if remaining == 0 else ("failed" if tally.failed else "partial")
+    store.finish_run(
+        exp.run_id, status=status, extra={"invocation_s": seconds, "remaining": remaining}
+    )
+    return status
+
+
+def execute(exp: Experiment, store: Store, *, progress: ProgressHook | None = None) -> RunOutcome:
+    """Generate and score every unfinished item of the experiment's run: start, then per
+    batch claim → generate → record → score (leases renewed by a heartbeat), then finish."""
+    t0 = time.monotonic()
+    worker = new_worker_id()
+    notices = _identity_changes(store, exp)
+    resumed, new_items, todo = start(exp, store, worker)
     hook = progress or (lambda _e, _d: None)
     hook("start", {"total": len(exp.plan), "done": len(exp.plan) - len(todo), "todo": len(todo)})
-    generated = failed = skipped = 0
-    errors: list[str] = []
-    batch_size = max(1, exp.backend.preferred_batch_size())
+    tally = Tally()
     claimed: list[str] = []
-    heartbeat = LeaseHeartbeat(store, worker, cfg.lease_s).start()
+    heartbeat = LeaseHeartbeat(store, worker, exp.config.lease_s).start()
     try:
-        for chunk in iter_chunks(todo, batch_size):
-            claimed = store.claim([r["key"] for r in chunk], worker, cfg.lease_s)
+        for chunk in iter_chunks(todo, max(1, exp.backend.preferred_batch_size())):
+            claimed = store.claim([r["key"] for r in chunk], worker, exp.config.lease_s)
             heartbeat.hold(claimed)
-            skipped += len(chunk) - len(claimed)
+            tally.skipped += len(chunk) - len(claimed)
             if not claimed:
                 continue
-            rows = {r["key"]: r for r in chunk}
-            requests = [
-                GenerationRequest(
-                    key=k,
-                    messages=json.loads(rows[k]["messages"]),
-                    sampling=exp.sampling,
-                    seed=int(rows[k]["seed"]),
-                )
-                for k in claimed
-            ]
             pending = set(claimed)
-            to_score: list[tuple[str, str]] = []
-            for result in exp.backend.generate(requests):
+            answers: list[tuple[str, str]] = []
+            for result in exp.backend.generate(requests_for(exp, chunk, claimed)):
                 if result.key not in pending:
                     continue
                 pending.discard(result.key)
                 heartbeat.drop(result.key)
-                values = _result_values(result, exp.flags.get(result.key))
-                if by_key.get(result.key) and not result.system_fallback:
-                    values["system_fallback"] = by_key[result.key].system_fallback
-                ok = result.ok
-                if store.record(result.key, worker, values, ok=ok):
-                    if ok:
-                        generated += 1
-                        to_score.append((result.key, values["answer"]))
-                    else:
-                        failed += 1
-                        if len(errors) < 20:
-                            errors.append(f"{result.key[:12]}: {result.error}")
-                hook("result", {"ok": ok, "tokens": result.completion_tokens or 0})
+                values = record(store, exp, worker, result)
+                if values is not None:
+                    tally.count(result)
+                    if result.ok:
+                        answers.append((result.key, values["answer"]))
+                hook("result", {"ok": result.ok, "tokens": result.completion_tokens or 0})
             if pending:
                 store.release(pending, worker)
             claimed = []
-            if to_score:
-                keys = [k for k, _ in to_score]
-                store.add_scores(
-                    score_rows(
-                        exp.scorers,
-                        keys,
-                        [a for _, a in to_score],
-                        [_context(by_key[k]) for k in keys],
-                    )
-                )
+            score(store, exp, answers)
     except BaseException:
         if claimed:
             store.release(claimed, worker)
         store.finish_run(
-            exp.run_id,
-            status="interrupted",
-            extra={"invocation_s": time.monotonic() - t0},
+            exp.run_id, status="interrupted", extra={"invocation_s": time.monotonic() - t0}
         )
         raise
     finally:
         heartbeat.stop()
         hook("end", {})
-    remaining = len(store.unfinished(exp.run_id))
-    status = "done" if remaining == 0 else ("failed" if failed else "partial")
     duration = time.monotonic() - t0
-    store.finish_run(
-        exp.run_id,
-        status=status,
-        extra={"invocation_s": duration, "remaining": remaining},
-    )
+    status = finish(store, exp, tally, duration)
     return RunOutcome(
         run_id=exp.run_id,
         db=store.display_url,
         resumed=resumed,
         planned=len(exp.plan),
-        generated=generated,
-        failed=failed,
-        skipped_claimed=skipped,
+        generated=tally.generated,
+        failed=tally.failed,
+        skipped_claimed=tally.skipped,
         new_items=new_items,
         duration_s=duration,
         status=status,
-        errors=errors,
+        errors=tally.errors,
         notices=[*notices, *exp.backend.notices()],
     )
 

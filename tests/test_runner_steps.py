@@ -1,0 +1,114 @@
+"""The runner's steps, one at a time: start → claim → requests → record → score → finish."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from lem.backends.base import Backend, GenerationRequest, GenerationResult
+from lem.config import ABConfig
+from lem.runner import Tally, finish, prepare, record, requests_for, score, start
+from lem.scoring.lek_v2 import lek_v2_score
+from lem.store import Store
+from lem.store.schema import items, scores
+
+
+class Echo(Backend):
+    """Answers with the last user message; no system role (so planning folds)."""
+
+    name = "echo-test"
+
+    def identity(self) -> dict[str, Any]:
+        return {"backend": "echo-test"}
+
+    def generate(self, requests: list[GenerationRequest]) -> Iterator[GenerationResult]:
+        for req in requests:
+            text = [m["content"] for m in req.messages if m["role"] == "user"][-1]
+            yield GenerationResult(key=req.key, text=text)
+
+
+def _exp(tmp_path: Path, **cfg: Any) -> tuple[Any, Store]:
+    config = ABConfig(
+        db=str(tmp_path / "s.db"), limit=2, conditions=["baseline", "system:lek"], **cfg
+    )
+    store = Store(config.db)
+    return prepare(config, Echo(), store), store
+
+
+def test_start_opens_plans_and_lists_unfinished_longest_first(tmp_path: Path) -> None:
+    exp, store = _exp(tmp_path)
+    resumed, new_items, todo = start(exp, store, "w:1:a")
+    assert (resumed, new_items, len(todo)) == (False, 4, 4)
+    assert [len(r["messages"]) for r in todo] == sorted(
+        (len(r["messages"]) for r in todo), reverse=True
+    )
+    again = start(exp, store, "w:1:a")
+    assert again[:2] == (True, 0)
+
+
+def test_requests_carry_the_stored_messages_and_seeds(tmp_path: Path) -> None:
+    exp, store = _exp(tmp_path, seed=7)
+    _, _, todo = start(exp, store, "w:1:a")
+    keys = [todo[1]["key"], todo[0]["key"]]
+    reqs = requests_for(exp, todo, keys)
+    assert [r.key for r in reqs] == keys
+    assert reqs[0].messages == json.loads(todo[1]["messages"])
+    assert reqs[0].seed == int(todo[1]["seed"]) and reqs[0].sampling == exp.sampling
+
+
+def test_record_needs_the_claim_and_merges_flags(tmp_path: Path) -> None:
+    exp, store = _exp(tmp_path)
+    _, _, todo = start(exp, store, "w:1:a")
+    key = todo[0]["key"]
+    exp.flags[key] = {"context_overflow": {"prompt_tokens": 9, "max_tokens": 1, "context": 8}}
+    result = GenerationResult(key=key, text="<think>hm</think>", extra={"attempts": 1})
+    assert record(store, exp, "w:1:a", result) is None  # not claimed: nothing written
+    assert store.claim([key], "w:1:a", 60) == [key]
+    values = record(store, exp, "w:1:a", result)
+    assert values is not None
+    assert values["answer"] == "" and values["reasoning"] == "hm"
+    assert json.loads(values["extra"]) == {
+        "attempts": 1,
+        "context_overflow": {"prompt_tokens": 9, "max_tokens": 1, "context": 8},
+        "empty_answer": "empty",
+    }
+    other = todo[1]["key"]
+    assert store.claim([other], "w:1:a", 60) == [other]
+    blank = record(store, exp, "w:1:a", GenerationResult(key=other, text=" \n "))
+    assert blank is not None and json.loads(blank["extra"]) == {"empty_answer": "whitespace"}
+    with store.engine.connect() as conn:
+        status = conn.execute(select(items.c.status).where(items.c.key == key)).scalar_one()
+    assert status == "done"
+
+
+def test_score_writes_every_scorer_of_the_run(tmp_path: Path) -> None:
+    exp, store = _exp(tmp_path, scorers=["lek-v2", "lek-v3"])
+    _, _, todo = start(exp, store, "w:1:a")
+    answers = [(todo[0]["key"], "I think consent matters here."), (todo[1]["key"], "No.")]
+    assert score(store, exp, answers) == 4
+    assert score(store, exp, []) == 0
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(scores.c.item_key, scores.c.scorer, scores.c.value)).all()
+    got = {(k, s): v for k, s, v in rows}
+    assert len(got) == 4
+    assert got[(todo[1]["key"], "lek-v2")] == lek_v2_score("No.")
+
+
+def test_finish_names_the_status(tmp_path: Path) -> None:
+    exp, store = _exp(tmp_path)
+    _, _, todo = start(exp, store, "w:1:a")
+    assert finish(store, exp, Tally(), 1.0) == "partial"
+    tally = Tally()
+    tally.count(GenerationResult(key="k" * 20, error="HTTP 500: boom"))
+    assert finish(store, exp, tally, 1.0) == "failed"
+    assert tally.errors == ["kkkkkkkkkkkk: HTTP 500: boom"]
+    keys = [r["key"] for r in todo]
+    assert store.claim(keys, "w:1:a", 60) == keys
+    for k in keys:
+        assert record(store, exp, "w:1:a", GenerationResult(key=k, text="ok")) is not None
+    assert finish(store, exp, Tally(), 1.0) == "done"
+    assert store.get_run(exp.run_id)["manifest"]["active_s"] == 3.0
