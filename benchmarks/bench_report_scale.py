@@ -282,10 +282,20 @@ def _command(src: Path | None, entry: str) -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-m", "lem.cli.report"], env
 
 
-def _time(cmd: list[str], env: dict[str, str]) -> float:
+CPU: dict[str, list[float]] = {}
+"""CPU seconds (user + system, the command and its helper processes) per label."""
+
+
+def _time(cmd: list[str], env: dict[str, str], label: str = "") -> float:
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    CPU.setdefault(label, []).append(cpu)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:4])} ... failed:\n{proc.stdout}\n{proc.stderr}")
     return elapsed
@@ -347,18 +357,22 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     for _ in range(args.rounds):
         for label, entry in (("lem report", "main"), ("python -m lem.cli.report", "report")):
             cmd, env = _command(None, entry)
-            runs[label].append(_time([*cmd, *map(str, files), "--out", str(outs[label])], env))
+            argv = [*cmd, *map(str, files), "--out", str(outs[label])]
+            runs[label].append(_time(argv, env, label))
         if args.compare_src:
             cmd, env = _command(args.compare_src.resolve(), "report")
-            old.append(_time([*cmd, *map(str, files), "--out", str(work / "report-compare")], env))
+            argv = [*cmd, *map(str, files), "--out", str(work / "report-compare")]
+            old.append(_time(argv, env, "compare"))
     n = len(files) * len(CONDITIONS) * args.probes
     html = outs["lem report"] / "report.html"
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
         f"{args.models} models × {len(CONDITIONS)} conditions × {args.probes} probes "
-        f"({n} responses), {args.rounds} rounds, {os.cpu_count()} cores:"
+        f"({n} responses), {args.rounds} rounds, {os.cpu_count()} cores, load {load}:"
     )
     for label, times in runs.items():
-        print(f"  {label} <files> --out DIR: {_summary(times)}")
+        cpu = statistics.median(CPU[label])
+        print(f"  {label} <files> --out DIR: {_summary(times)}; CPU {cpu:.2f} s (median)")
     print(f"  report.html {html.stat().st_size / 1e6:.1f} MB")
     result: dict[str, Any] = {
         "models": args.models,
@@ -368,6 +382,8 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         "mean_chars": chars,
         "seconds": runs,
         "median_s": {k: statistics.median(v) for k, v in runs.items()},
+        "cpu_s": CPU,
+        "load_average": os.getloadavg(),
         "html_mb": html.stat().st_size / 1e6,
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
@@ -378,7 +394,8 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         ratio = statistics.median(old) / statistics.median(new)
         print(
             f"  compared with {args.compare_src} (python -m lem.cli.report): {_summary(old)}; "
-            f"report.html {old_html.stat().st_size / 1e6:.1f} MB; speed-up {ratio:.2f}× "
+            f"CPU {statistics.median(CPU['compare']):.2f} s (median); report.html "
+            f"{old_html.stat().st_size / 1e6:.1f} MB; speed-up {ratio:.2f}× "
             "(median / median, same rounds)"
         )
         result.update(

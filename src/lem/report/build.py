@@ -273,6 +273,7 @@ def build_report_from_records(
         summary = analysis.summary
         for scorer, data in summary["scorers"].items():
             data["plots"] = outputs.plots.get(scorer, {})
+        outputs.send(summary)
         written: dict[str, Path] = {}
         for figures in outputs.plots.values():
             for entry in figures.values():
@@ -285,7 +286,7 @@ def build_report_from_records(
         js = out / "summary.json"
         js.write_text(text + "\n", encoding="utf-8", newline="\n")
         written["summary.json"] = js
-        outputs.finish(summary)
+        outputs.finish()
     finally:
         outputs.close()
     if outputs.html_path is not None:

@@ -661,7 +661,7 @@ margin:0 0 6px;max-height:22em;overflow:auto;padding-right:4px}
 body.expand pre.resp{max-height:none}
 pre.resp mark{color:inherit;border-radius:2px;padding:0}
 pre.resp mark.multi{box-shadow:inset 0 -2px 0 rgba(0,0,0,.35)}
-.sig{display:grid;grid-template-columns:repeat(auto-fill,minmax(10.5em,1fr));gap:0 10px;
+.sig{display:grid;grid-template-columns:repeat(auto-fill,minmax(12.5em,1fr));gap:0 10px;
 font-size:11px;margin-top:auto;padding-top:6px;font-variant-numeric:tabular-nums;min-width:0}
 .sig>span{display:flex;gap:4px;justify-content:space-between;border-top:1px solid #eef0f4;
 min-width:0}

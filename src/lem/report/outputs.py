@@ -83,8 +83,8 @@ def slim_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class Outputs:
-    """Plots and viewer of one report: :meth:`start` after ``prepare``, :meth:`finish`
-    with the finished summary; :attr:`plots` is known from the start."""
+    """Plots and viewer of one report: :meth:`start` after ``prepare``, :meth:`send` the
+    finished summary, :meth:`finish`; :attr:`plots` is known from the start."""
 
     def __init__(
         self,
@@ -107,6 +107,7 @@ class Outputs:
 
             self.plots = plan_plots(prep.early_summary(), prep.scores)
         self._viewer: tuple[dict[str, Any], str] | None = None
+        self._summary: Mapping[str, Any] = {}
         self._proc: Any = None
         self._conn: Any = None
 
@@ -168,14 +169,20 @@ class Outputs:
         finally:
             conn.close()
 
-    def finish(self, summary: Mapping[str, Any]) -> None:
-        """Draw what is left with the finished ``summary``; wait for the helper."""
+    def send(self, summary: Mapping[str, Any]) -> None:
+        """Hand the finished ``summary`` to the helper, which draws what is left while
+        this process writes report.md and summary.json (serially: nothing yet)."""
+        self._summary = summary
+        if self.parallel:
+            self._conn.send(slim_summary(summary))
+
+    def finish(self) -> None:
+        """Draw what is left (serially) or wait for the helper; raise its failure."""
         if not self.parallel:
             self._early()
-            self._late(slim_summary(summary))
+            self._late(slim_summary(self._summary))
             return
         try:
-            self._conn.send(slim_summary(summary))
             error = self._conn.recv()
         except EOFError:
             error = "the report's helper process ended without a word"
