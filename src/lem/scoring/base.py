@@ -29,6 +29,7 @@ from lem.registry import Registry
 __all__ = [
     "SCORERS",
     "SCORER_FACTORIES",
+    "HighlightRule",
     "ScoreContext",
     "ScoreResult",
     "Scorer",
@@ -54,6 +55,21 @@ class ScoreContext:
     kernel_text: str | None = None
     condition: str | None = None
     fields: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class HighlightRule:
+    """A pattern whose matches in a response count toward ``signal``: what a viewer marks.
+
+    ``pattern`` is a Python regular expression; ``ignore_case`` when the scorer matches on
+    lower-cased text; ``at_start`` when only a match at offset 0 counts; ``shift`` when the
+    scorer searches from the second character (a sentence-initial capital is no name)."""
+
+    signal: str
+    pattern: str
+    ignore_case: bool = False
+    at_start: bool = False
+    shift: bool = False
 
 
 @dataclass
@@ -92,6 +108,16 @@ class Scorer(abc.ABC):
     @abc.abstractmethod
     def definition(self) -> dict[str, Any]:
         """A JSON-serialisable description of the rule: patterns, weights, caps."""
+
+    def contributions(self, signals: Mapping[str, float]) -> dict[str, float]:
+        """Each signal's share of the value, for a report's "what drove this change"
+        tables; empty for scorers whose value is not a sum of signal contributions (the
+        report then compares raw signals)."""
+        return {}
+
+    def highlight_rules(self) -> list[HighlightRule]:
+        """Patterns whose matches a viewer highlights in a response; none by default."""
+        return []
 
     def definition_hash(self) -> str:
         """SHA-256 (hex) of the canonical JSON of :meth:`definition`; stable across runs,

@@ -17,10 +17,16 @@ quickly, and by counting two signals whose matches can never overlap in one pass
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from lem.scoring.base import ScoreContext, Scorer, ScoreResult, register_scorer
+from lem.scoring.base import (
+    HighlightRule,
+    ScoreContext,
+    Scorer,
+    ScoreResult,
+    register_scorer,
+)
 
 __all__ = [
     "AXIOM_RESONANCE",
@@ -584,6 +590,42 @@ class LekV2Scorer(Scorer):
 
     def definition(self) -> dict[str, Any]:
         return lek_v2_definition()
+
+    def contributions(self, signals: Mapping[str, float]) -> dict[str, float]:
+        """``value × weight``, at most the cap, per signal: they sum to the score."""
+        out: dict[str, float] = {}
+        for sig in lek_v2_definition()["signals"]:
+            value = float(signals.get(sig["name"], 0.0)) * float(sig["weight"])
+            out[sig["name"]] = value if sig.get("cap") is None else min(value, sig["cap"])
+        return out
+
+    def highlight_rules(self) -> list[HighlightRule]:
+        """The patterns of the signals that count matches (see :func:`matched_spans`)."""
+        return rules_from_definition(lek_v2_definition())
+
+
+def rules_from_definition(definition: Mapping[str, Any]) -> list[HighlightRule]:
+    """Highlight rules from a LEK definition: every ``count``, ``match_at_start`` and
+    ``sum`` signal's patterns whose value is the number of matches (a count ``plus`` one,
+    such as paragraphs, is left out)."""
+    rules: list[HighlightRule] = []
+    for sig in definition["signals"]:
+        if sig["kind"] not in ("count", "match_at_start", "sum") or "plus" in sig:
+            continue
+        parts = sig["parts"] if sig["kind"] == "sum" else [sig]
+        for part in parts:
+            if "pattern" not in part:
+                continue
+            rules.append(
+                HighlightRule(
+                    signal=sig["name"],
+                    pattern=part["pattern"],
+                    ignore_case="i" in part.get("flags", "") or part.get("subject") == "folded",
+                    at_start=sig["kind"] == "match_at_start",
+                    shift=bool(part.get("skip_first_char")),
+                )
+            )
+    return rules
 
 
 def matched_spans(text: str) -> list[tuple[int, int, str]]:

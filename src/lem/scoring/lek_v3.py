@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any, ClassVar
 
 from lem.reasoning import split_reasoning
-from lem.scoring.base import ScoreContext, Scorer, ScoreResult, register_scorer
-from lem.scoring.lek_v2 import LEK_V2_SIGNALS
+from lem.scoring.base import HighlightRule, ScoreContext, Scorer, ScoreResult, register_scorer
+from lem.scoring.lek_v2 import LEK_V2_SIGNALS, rules_from_definition
 
 __all__ = [
     "AXIOM_TERMS",
@@ -710,3 +710,11 @@ class LekV3Scorer(Scorer):
 
     def definition(self) -> dict[str, Any]:
         return lek_v3_definition()
+
+    def contributions(self, signals: Mapping[str, float]) -> dict[str, float]:
+        return lek_v3_contributions(dict(signals))
+
+    def highlight_rules(self) -> list[HighlightRule]:
+        """The patterns of v3's match-counting signals (lower-cased subjects match
+        case-insensitively; the kernel-echo split is not shown)."""
+        return rules_from_definition(lek_v3_definition())
