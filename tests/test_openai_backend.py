@@ -181,7 +181,7 @@ def test_bad_url_raises_backend_error(target: str) -> None:
 
 
 def test_registered_and_created_from_spec() -> None:
-    backend = create_backend("openai:http://127.0.0.1:9/#my-model", check=False, dtype="x")
+    backend = create_backend("openai:http://127.0.0.1:9/#my-model", check=False)
     try:
         assert isinstance(backend, OpenAIBackend)
         assert backend.model == "my-model"
