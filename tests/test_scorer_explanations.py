@@ -4,6 +4,7 @@ whose matches are what the count signals counted. Reports ask the scorer for bot
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -65,3 +66,47 @@ def test_scorers_without_explanations_say_so() -> None:
             return ScoreResult(1.0)
 
     assert Plain().contributions({"x": 1.0}) == {} and Plain().highlight_rules() == []
+
+
+def _records(scorer: str) -> list[Any]:
+    from lem.report.model import ResponseRecord
+
+    out = []
+    for cond, text in (("baseline", "No."), ("system:lek", "However, consent matters. Why?")):
+        result = get_scorer(scorer).score(text)
+        out.append(
+            ResponseRecord("m", "P1", "c", "q", cond, text, scorer, result.value, result.signals)
+        )
+    return out
+
+
+@pytest.mark.parametrize("scorer_id", ["lek-v2", "lek-v3"])
+def test_the_viewer_highlights_with_the_scorers_own_rules(scorer_id: str) -> None:
+    from lem.report.html import decode_payload, js_regex, viewer_html
+
+    scorer = get_scorer(scorer_id)
+    data = decode_payload(viewer_html(_records(scorer_id), {}, title="t", scorer=scorer_id))
+    ruled = [r for r in scorer.highlight_rules() if "(?i" not in r.pattern]
+    assert data["highlight"] == list(dict.fromkeys(r.signal for r in ruled))
+    assert [r["source"] for r in data["rules"]] == [
+        f"^(?:{js_regex(r.pattern)})" if r.at_start else js_regex(r.pattern) for r in ruled
+    ]
+    if scorer_id == "lek-v3":
+        assert "kernel_echo" in data["signals"] and "kernel_echo" not in data["highlight"]
+
+
+def test_a_scorer_without_rules_highlights_nothing() -> None:
+    from lem.report.html import decode_payload, viewer_html
+
+    data = decode_payload(viewer_html(_records("lek-v2"), {}, title="t", scorer="judge:x@y"))
+    assert data["highlight"] == [] and data["rules"] == []
+
+
+def test_report_drivers_come_from_the_scorers_contributions() -> None:
+    from lem.report.analysis import signal_weights
+
+    v3 = signal_weights("lek-v3")
+    assert v3 is not None
+    signals = get_scorer("lek-v3").score("However, consent matters. Why?").signals
+    assert v3(signals) == get_scorer("lek-v3").contributions(signals)
+    assert signal_weights("judge:semantic@m") is None

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,11 +127,11 @@ class _Cell:
         """Each signal's mean over the samples."""
         return self._average(self.samples)
 
-    def contrib(self, weights: Mapping[str, tuple[float, float | None]]) -> dict[str, float]:
-        """Each signal's mean score contribution (``min(value * weight, cap)`` per sample;
-        computed once per cell, the weights being the scorer's)."""
+    def contrib(self, contributions: Contributions) -> dict[str, float]:
+        """Each signal's mean score contribution, as the scorer computes it per sample
+        (computed once per cell)."""
         if self._contrib is None:
-            self._contrib = self._average(_contributions(row, weights) for row in self.samples)
+            self._contrib = self._average(contributions(row) for row in self.samples)
         return self._contrib
 
 
@@ -221,28 +221,22 @@ def natural_key(text: str | None) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p != "")
 
 
-def signal_weights(scorer: str) -> dict[str, tuple[float, float | None]] | None:
-    """(weight, cap) per signal for scorers whose score is a weighted sum of signals
-    (``lek-v2``); None for any other scorer (drivers are then raw signal deltas)."""
-    if scorer != "lek-v2":
+Contributions = Callable[[Mapping[str, float]], dict[str, float]]
+
+
+def signal_weights(scorer: str) -> Contributions | None:
+    """The scorer's own :meth:`~lem.scoring.base.Scorer.contributions` when its value is a
+    sum of signal contributions; None otherwise (drivers are then raw signal deltas)."""
+    from lem.scoring.base import SCORERS
+
+    cls = SCORERS.get(scorer)
+    if cls is None:
         return None
-    from lem.scoring.lek_v2 import lek_v2_definition
-
-    out: dict[str, tuple[float, float | None]] = {}
-    for sig in lek_v2_definition()["signals"]:
-        cap = sig.get("cap")
-        out[str(sig["name"])] = (float(sig["weight"]), None if cap is None else float(cap))
-    return out
-
-
-def _contributions(
-    signals: Mapping[str, float], weights: Mapping[str, tuple[float, float | None]]
-) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for name, (weight, cap) in weights.items():
-        value = signals.get(name, 0.0) * weight
-        out[name] = value if cap is None else min(value, cap)
-    return out
+    try:
+        instance = cls()
+    except Exception:  # a scorer that needs options to build
+        return None
+    return instance.contributions if instance.contributions({}) else None
 
 
 def _collect(
@@ -291,9 +285,7 @@ def _collect(
     return data
 
 
-def _drivers(
-    a: _Cell, b: _Cell, weights: Mapping[str, tuple[float, float | None]] | None
-) -> list[list[Any]]:
+def _drivers(a: _Cell, b: _Cell, weights: Contributions | None) -> list[list[Any]]:
     before = a.contrib(weights) if weights is not None else a.signals()
     after = b.contrib(weights) if weights is not None else b.signals()
     deltas = [
@@ -350,7 +342,7 @@ def _compare(
     paired: _Paired,
     data: Mapping[str, _ModelData],
     settings: ReportSettings,
-    weights: Mapping[str, tuple[float, float | None]] | None,
+    weights: Contributions | None,
     family_size: int,
     ci: tuple[Any, str] | None,
 ) -> dict[str, Any]:
@@ -681,7 +673,7 @@ class _ScorerPrep:
     """One scorer's data before any statistic."""
 
     data: dict[str, _ModelData]
-    weights: dict[str, tuple[float, float | None]] | None
+    weights: Contributions | None
     model_out: dict[str, Any]
     scores: dict[str, dict[str, list[float]]]
     paired: list[_Paired]

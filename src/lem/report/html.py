@@ -37,10 +37,9 @@ from typing import Any
 
 from lem.numfmt import fmt_delta, fmt_mean
 from lem.report.model import ResponseRecord
-from lem.scoring.lek_v2 import LEK_V2_SIGNALS, lek_v2_definition
+from lem.scoring.base import SCORERS, HighlightRule
 
 __all__ = [
-    "HIGHLIGHT_SIGNALS",
     "decode_payload",
     "encode_payload",
     "highlight_rules",
@@ -50,11 +49,6 @@ __all__ = [
     "viewer_html",
     "write_page",
 ]
-
-HIGHLIGHT_SIGNALS: tuple[str, ...] = tuple(
-    s for s in LEK_V2_SIGNALS if s not in ("degeneration", "empty_broken", "engagement_depth")
-)
-"""The LEK v2 signals that count pattern matches: their matches are highlighted."""
 
 COMPRESSION_LEVEL = 1
 """zlib level of the embedded data: level 1 is 5× faster than 6 for 25% more bytes."""
@@ -139,31 +133,49 @@ def js_regex(pattern: str) -> str:
     return "".join(out)
 
 
-def highlight_rules(highlight: Sequence[str]) -> list[dict[str, Any]]:
-    """The LEK v2 definition's patterns of the ``highlight`` signals as JavaScript rules:
-    ``{k: signal index, source, flags, start: match only at offset 0, shift: search from
-    the second character}`` (``findall`` semantics: every non-overlapping match)."""
-    index = {name: k for k, name in enumerate(highlight)}
-    rules: list[dict[str, Any]] = []
-    for sig in lek_v2_definition()["signals"]:
-        name = sig["name"]
-        if name not in index:
+def scorer_highlights(scorer: str) -> list[HighlightRule]:
+    """The highlight rules the scorer ``scorer`` supplies (none for a scorer this lem does
+    not have, or one without rules), keeping those JavaScript can run."""
+    cls = SCORERS.get(scorer)
+    if cls is None:
+        return []
+    try:
+        rules = cls().highlight_rules()
+    except Exception:  # a scorer that needs options to build: no highlighting
+        return []
+    out = []
+    for rule in rules:
+        try:
+            js_regex(rule.pattern)
+        except ValueError:
             continue
-        parts = sig["parts"] if sig["kind"] == "sum" else [sig]
-        for part in parts:
-            start = sig["kind"] == "match_at_start"
-            source = js_regex(part["pattern"])
-            flags = "u" + ("i" if "i" in part.get("flags", "") else "")
-            rules.append(
-                {
-                    "k": index[name],
-                    "source": f"^(?:{source})" if start else source,
-                    "flags": flags if start else flags + "g",
-                    "start": start,
-                    "shift": bool(part.get("skip_first_char")),
-                }
-            )
-    return rules
+        if "(?i" in rule.pattern or "(?-" in rule.pattern:
+            continue  # inline flag groups: not in every browser
+        out.append(rule)
+    return out
+
+
+def highlight_rules(
+    rules: Sequence[HighlightRule], highlight: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The scorer's rules as JavaScript rules: ``{k: signal index in ``highlight``,
+    source, flags, start: match only at offset 0, shift: search from the second
+    character}`` (``findall`` semantics: every non-overlapping match)."""
+    index = {name: k for k, name in enumerate(highlight)}
+    out: list[dict[str, Any]] = []
+    for rule in rules:
+        source = js_regex(rule.pattern)
+        flags = "u" + ("i" if rule.ignore_case else "")
+        out.append(
+            {
+                "k": index[rule.signal],
+                "source": f"^(?:{source})" if rule.at_start else source,
+                "flags": flags if rule.at_start else flags + "g",
+                "start": rule.at_start,
+                "shift": rule.shift,
+            }
+        )
+    return out
 
 
 # ---- the data ------------------------------------------------------------------------------
@@ -271,13 +283,10 @@ def viewer_data(records: Sequence[ResponseRecord], *, scorer: str) -> dict[str, 
     cond_index = {c: i for i, c in enumerate(cond_names)}
     base = 0
 
-    looks_lek = scorer == "lek-v2"
-    signal_names = _signal_names(records, lek=looks_lek)
-    if not looks_lek and set(LEK_V2_SIGNALS) <= set(signal_names):
-        looks_lek = True
-    highlight = list(HIGHLIGHT_SIGNALS) if looks_lek else []
-    if looks_lek:
-        signal_names = _signal_names(records, lek=True)
+    rules = scorer_highlights(scorer)
+    highlight = list(dict.fromkeys(r.signal for r in rules))
+    signal_names = _signal_names(records)
+    signal_names += [s for s in highlight if s not in signal_names]
     sig_index = {s: i for i, s in enumerate(signal_names)}
 
     grouped: dict[tuple[str, int, int], list[ResponseRecord]] = {}
@@ -323,7 +332,7 @@ def viewer_data(records: Sequence[ResponseRecord], *, scorer: str) -> dict[str, 
         "models": list(models),
         "multiSample": any(len(r) > 1 for r in grouped.values()),
         "probes": probes,
-        "rules": highlight_rules(highlight),
+        "rules": highlight_rules(rules, highlight),
         "scorer": scorer,
         "signals": signal_names,
     }
@@ -349,13 +358,13 @@ def _is_baseline(name: str) -> bool:
     return name.split(":", 1)[0] == _BASELINE
 
 
-def _signal_names(records: Sequence[ResponseRecord], *, lek: bool) -> list[str]:
-    keys: set[str] = set()
+def _signal_names(records: Sequence[ResponseRecord]) -> list[str]:
+    """Signal names in the scorer's own order (first seen), for every scorer alike."""
+    keys: dict[str, None] = {}
     for rec in records:
-        keys.update(rec.signals)
-    if lek:
-        return [*LEK_V2_SIGNALS, *sorted(keys - set(LEK_V2_SIGNALS))]
-    return sorted(keys)
+        for name in rec.signals:
+            keys.setdefault(name, None)
+    return list(keys)
 
 
 def _sample(rec: ResponseRecord, sig_index: Mapping[str, int]) -> dict[str, Any]:

@@ -677,6 +677,10 @@ def lek_v3_signals(text: str, kernel_text: str | None = None) -> dict[str, float
     return _signals(text, kernel_text)
 
 
+LEK_V3_WEIGHTED: tuple[str, ...] = tuple(name for name, _, _ in (*_PENALTIES, *_REWARDS))
+"""The signals with a weight: the ones :func:`lek_v3_contributions` reads."""
+
+
 def lek_v3_contributions(signals: dict[str, float | int]) -> dict[str, float]:
     """Each weighted signal's contribution to the score (weight-0 signals left out)."""
     out: dict[str, float] = {}
@@ -712,7 +716,9 @@ class LekV3Scorer(Scorer):
         return lek_v3_definition()
 
     def contributions(self, signals: Mapping[str, float]) -> dict[str, float]:
-        return lek_v3_contributions(dict(signals))
+        """Each weighted signal's contribution (absent signals count as 0)."""
+        full = {name: 0.0 for name in LEK_V3_WEIGHTED} | dict(signals)
+        return lek_v3_contributions(full)
 
     def highlight_rules(self) -> list[HighlightRule]:
         """The patterns of v3's match-counting signals (lower-cased subjects match
