@@ -14,6 +14,7 @@ from lem.backends.base import (
     parse_model_spec,
 )
 from lem.config import ABConfig, load_config
+from lem.defaults import DEFAULT_SCORER
 from lem.errors import InputError, LemWarning
 from lem.formats.ab_jsonl import ABFile, write_ab_jsonl
 from lem.results import ab_file_from_store
@@ -114,7 +115,7 @@ def export_ab_jsonl(
     return abfile
 
 
-def score_text(text: str, scorer: str = "lek-v2") -> dict[str, Any]:
+def score_text(text: str, scorer: str = DEFAULT_SCORER) -> dict[str, Any]:
     """Score one text verbatim: every signal's raw value, then the score."""
     s = get_scorer(scorer)
     res = s.score(text)

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from lem.defaults import DEFAULT_SCORER
 from lem.errors import InputError
 
 __all__ = ["DEFAULT_CONDITIONS", "DEFAULT_DB", "ABConfig", "load_config"]
@@ -104,7 +105,7 @@ class ABConfig(BaseModel):
     max_retries: int = Field(6, ge=0, description="openai: retries on 429/5xx/timeouts.")
     db: str = Field(DEFAULT_DB, description="Run store: SQLite path or SQLAlchemy URL.")
     scorers: list[str] = Field(
-        default_factory=lambda: ["lek-v2"],
+        default_factory=lambda: [DEFAULT_SCORER],
         description="Scorers applied inline.",
         json_schema_extra={"flag": "--scorer", "split": True},
     )

@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from lem.defaults import DEFAULT_SCORER
 from lem.formats.ab_jsonl import (
     BASELINE,
     ABCondition,
@@ -23,7 +24,7 @@ __all__ = ["ab_file_from_store", "print_summary"]
 
 def run_scorer_ids(manifest: dict[str, Any]) -> list[str]:
     """The scorers a run was scored with, in the order given (lek-v2 for old manifests)."""
-    return [s["id"] for s in manifest.get("scorers") or []] or ["lek-v2"]
+    return [s["id"] for s in manifest.get("scorers") or []] or [DEFAULT_SCORER]
 
 
 def ab_file_from_store(store: Store, run_id: str, scorer: str | None = None) -> ABFile:
@@ -104,7 +105,7 @@ def ab_file_from_store(store: Store, run_id: str, scorer: str | None = None) -> 
     )
     if manifest.get("tags"):
         summary.extra["tags"] = dict(manifest["tags"])
-    if scorer != "lek-v2":
+    if scorer != DEFAULT_SCORER:
         summary.extra["scorer"] = scorer
     return ABFile(probes=list(probes.values()), summary=summary)
 
@@ -132,7 +133,7 @@ def print_summary(abfile: ABFile, console: Console, *, title: str = "") -> None:
         for cond, result in probe.conditions.items():
             scores[cond][probe.id] = float(result.lek_score)
     base = scores.get(BASELINE) if BASELINE in conds else None
-    scorer = str(summary.extra.get("scorer") or "lek-v2")
+    scorer = str(summary.extra.get("scorer") or DEFAULT_SCORER)
     table = Table(title=title or f"{scorer} by condition — {summary.model}", title_justify="left")
     for col in ("condition", "n", "mean", "Δ vs baseline", "improved", "regressed", "unchanged"):
         table.add_column(col, justify="left" if col == "condition" else "right")

@@ -10,6 +10,8 @@ from typing import Any
 
 import typer
 
+from lem.defaults import DEFAULT_SCORER
+
 __all__ = ["report"]
 
 
@@ -57,7 +59,7 @@ def report(
     result = build_report(
         list(files or []),
         out,
-        scorer=scorer or "lek-v2",
+        scorer=scorer or DEFAULT_SCORER,
         band=band,
         seed=seed,
         top=top,

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lem.config import DEFAULT_DB
+from lem.defaults import DEFAULT_SCORER
 from lem.errors import InputError
 from lem.jsonl import iter_json_lines
 
@@ -48,7 +49,7 @@ def _scorer_options(
 
 @app.command("text")
 def score_text(
-    scorer: str = typer.Option("lek-v2", "--scorer", "-s", help="Scorer id."),
+    scorer: str = typer.Option(DEFAULT_SCORER, "--scorer", "-s", help="Scorer id."),
     jsonl: bool = typer.Option(
         False,
         "--jsonl",

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lem.defaults import BASELINE
 from lem.errors import InputError
 from lem.jsonl import iter_json_lines
 
@@ -39,8 +40,6 @@ __all__ = [
     "write_ab_jsonl",
 ]
 
-BASELINE = "baseline"
-"""The condition every other condition is compared with."""
 
 CHANGE_BAND = 0.5
 """A probe improved (regressed) when its score rose (fell) by more than this."""

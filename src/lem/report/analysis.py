@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from lem.defaults import BASELINE, DEFAULT_SCORER
 from lem.errors import InputError
 from lem.numfmt import fmt_sig
 from lem.report.model import ResponseRecord, SourceInfo
@@ -57,7 +58,6 @@ __all__ = [
     "signal_weights",
 ]
 
-BASELINE = "baseline"
 REPORT_FORMAT = "lem-report/1"
 INCIDENCE_SIGNALS: tuple[tuple[str, str], ...] = (
     ("degeneration", "degeneration"),
@@ -73,7 +73,7 @@ _EPS = 1e-9
 class ReportSettings:
     """Every knob that changes a number in the report (all recorded in the summary)."""
 
-    scorers: tuple[str, ...] = ("lek-v2",)
+    scorers: tuple[str, ...] = (DEFAULT_SCORER,)
     band: float = 0.5
     seed: int = 0
     top: int = 10

@@ -35,6 +35,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lem.defaults import is_baseline
 from lem.numfmt import fmt_delta, fmt_mean
 from lem.report.model import ResponseRecord
 from lem.scoring.base import SCORERS, HighlightRule
@@ -75,7 +76,6 @@ _DIGIT_RUN = re.compile("([0-9]+)")
 _DATA_RE = re.compile(
     r'<script type="application/octet-stream" id="lem-data"[^>]*>([^<]*)</script>'
 )
-_BASELINE = "baseline"
 
 # ---- Python regular expressions → JavaScript ----------------------------------------------
 
@@ -349,13 +349,9 @@ def _order_conditions(names: list[str]) -> list[str]:
     """Conditions in order of first appearance with the baseline moved first (a condition
     named ``baseline`` or ``baseline:...``; without one, the first is the reference)."""
     for name in names:
-        if _is_baseline(name):
+        if is_baseline(name):
             return [name, *(n for n in names if n != name)]
     return names
-
-
-def _is_baseline(name: str) -> bool:
-    return name.split(":", 1)[0] == _BASELINE
 
 
 def _signal_names(records: Sequence[ResponseRecord]) -> list[str]:
@@ -532,7 +528,7 @@ def _header_html(data: Mapping[str, Any], summary: Mapping[str, Any], *, title: 
     out.append('<p class="meta">' + " · ".join(meta) + "</p>\n")
     if models and n:
         rows = _model_table_rows(data, summary, band)
-        ref = "" if _is_baseline(conditions[base]) else " (reference)"
+        ref = "" if is_baseline(conditions[base]) else " (reference)"
         out.append(
             '<section class="per-model" id="per-model">\n<div class="table-head">'
             f"<b>Per model</b> ({len(models)}): mean score per condition; Δ: mean paired "

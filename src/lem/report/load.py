@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from lem.defaults import DEFAULT_SCORER
 from lem.errors import InputError, LemError, LemWarning
 from lem.formats.ab_jsonl import ABFile, read_ab_jsonl, summary_mismatches
 from lem.jsonl import iter_json_lines
@@ -47,7 +48,6 @@ __all__ = [
     "read_model_map",
 ]
 
-DEFAULT_SCORER = "lek-v2"
 """The scorer whose value is the upstream ``lek_score`` field of an A/B file."""
 
 _MAP_KEYS = frozenset({"family", "version", "base", "label", "tags"})

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lem.defaults import BASELINE
 from lem.numfmt import DASH as _DASH
 from lem.numfmt import fmt_delta, fmt_mean, fmt_p, fmt_percent, fmt_sig
 
@@ -28,7 +29,6 @@ __all__ = [
     "render_markdown",
 ]
 
-BASELINE = "baseline"
 _SMALL_N_MARK = "†"
 _SMALL_N_NOTE = "† fewer than 10 probes: t interval (mean ± t·sd/√n), not the bootstrap."
 _EXCLUDED = "excl."

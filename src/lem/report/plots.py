@@ -69,7 +69,6 @@ _ANNOTATE_MAX = 60  # heatmap cells written as numbers (every number is in repor
 _ROW_IN = 0.22
 _FONT_PT = 8.0
 _DPI = 100
-BASELINE = "baseline"
 
 
 def _slug(text: str) -> str:

@@ -30,6 +30,7 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 
+from lem.defaults import DEFAULT_SCORER
 from lem.errors import StoreError
 from lem.redact import redact
 from lem.store.schema import SCHEMA_VERSION, items, meta, metadata, run_items, runs, scores
@@ -506,7 +507,7 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
-    def run_records(self, run_id: str, scorer: str = "lek-v2") -> Iterator[dict[str, Any]]:
+    def run_records(self, run_id: str, scorer: str = DEFAULT_SCORER) -> Iterator[dict[str, Any]]:
         """Every planned generation of the run in order, joined with its item and score."""
         sc = scores.alias("sc")
         q = (
