@@ -12,8 +12,8 @@ It then times the whole report command as a subprocess (interpreter start-up inc
 and prints the median and best of ``--rounds``. With ``--compare-src DIR`` (the ``src``
 folder of another lem version, e.g. ``git archive <commit> src | tar -x -C /tmp/old``) the
 same command under that version is timed in interleaved rounds and the ratio printed.
-``--profile`` runs the report once in-process under cProfile and prints where the time
-goes.
+``--profile`` runs the report once in-process (no helper process) under cProfile and
+prints where the time goes.
 
     python benchmarks/bench_report_scale.py [--models 180] [--probes 20] [--rounds 3]
         [--compare-src DIR] [--profile] [--keep DIR] [--json out.json]
@@ -306,7 +306,7 @@ def _profile(files: list[Path], out: Path, top: int) -> None:
 
     prof = cProfile.Profile()
     prof.enable()
-    build_report(files, out)
+    build_report(files, out, parallel=False)  # every step in this process, to see them all
     prof.disable()
     stats = pstats.Stats(prof)
     stats.sort_stats("cumulative").print_stats(top)
