@@ -62,12 +62,19 @@ def definition_of(obj: object) -> str:
 
 
 class Registry(Generic[T]):
-    """Named definitions of one kind of part (``kind`` names it in messages)."""
+    """Named definitions of one kind of part (``kind`` names it in messages). Lookups
+    first import the ``lem.plugins`` modules, unless ``plugins`` is False (a registry
+    filled another way, such as the CLI's commands)."""
 
-    def __init__(self, kind: str, *, hint: str = "") -> None:
+    def __init__(self, kind: str, *, hint: str = "", plugins: bool = True) -> None:
         self.kind = kind
         self.hint = hint
+        self.plugins = plugins
         self._items: dict[str, T] = {}
+
+    def _load(self) -> None:
+        if self.plugins:
+            load_plugins()
 
     def register(self, name: str, obj: T) -> T:
         """Add ``obj`` under ``name``; a different definition under a taken name raises
@@ -84,7 +91,7 @@ class Registry(Generic[T]):
         return obj
 
     def get(self, name: str) -> T | None:
-        load_plugins()
+        self._load()
         return self._items.get(name)
 
     def require(self, name: str) -> T:
@@ -97,15 +104,15 @@ class Registry(Generic[T]):
         return found
 
     def names(self) -> list[str]:
-        load_plugins()
+        self._load()
         return sorted(self._items)
 
     def items(self) -> Iterator[tuple[str, T]]:
-        load_plugins()
+        self._load()
         yield from sorted(self._items.items())
 
     def __contains__(self, name: object) -> bool:
-        load_plugins()
+        self._load()
         return name in self._items
 
 

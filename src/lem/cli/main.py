@@ -29,7 +29,7 @@ def _one_paragraph(doc: str | None) -> str:
     return " ".join((doc or "").split())
 
 
-COMMANDS: Registry[Any] = Registry("command")
+COMMANDS: Registry[Any] = Registry("command", plugins=False)
 """Every ``lem`` subcommand: typer command functions and ``typer.Typer`` groups, found in
 the ``lem.commands`` entry-point group (built-in and plug-in alike)."""
 

@@ -16,6 +16,7 @@ quickly, and by counting two signals whose matches can never overlap in one pass
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -594,14 +595,27 @@ class LekV2Scorer(Scorer):
     def contributions(self, signals: Mapping[str, float]) -> dict[str, float]:
         """``value × weight``, at most the cap, per signal: they sum to the score."""
         out: dict[str, float] = {}
-        for sig in lek_v2_definition()["signals"]:
-            value = float(signals.get(sig["name"], 0.0)) * float(sig["weight"])
-            out[sig["name"]] = value if sig.get("cap") is None else min(value, sig["cap"])
+        for name, weight, cap in _weights():
+            value = float(signals.get(name, 0.0)) * weight
+            out[name] = value if cap is None else min(value, cap)
         return out
 
     def highlight_rules(self) -> list[HighlightRule]:
         """The patterns of the signals that count matches (see :func:`matched_spans`)."""
         return rules_from_definition(lek_v2_definition())
+
+
+@functools.cache
+def _weights() -> tuple[tuple[str, float, float | None], ...]:
+    """(name, weight, cap) of every signal, from the definition, built once."""
+    return tuple(
+        (
+            str(sig["name"]),
+            float(sig["weight"]),
+            None if sig.get("cap") is None else float(sig["cap"]),
+        )
+        for sig in lek_v2_definition()["signals"]
+    )
 
 
 def rules_from_definition(definition: Mapping[str, Any]) -> list[HighlightRule]:
