@@ -227,16 +227,12 @@ Contributions = Callable[[Mapping[str, float]], dict[str, float]]
 def signal_weights(scorer: str) -> Contributions | None:
     """The scorer's own :meth:`~lem.scoring.base.Scorer.contributions` when its value is a
     sum of signal contributions; None otherwise (drivers are then raw signal deltas)."""
-    from lem.scoring.base import SCORERS
+    from lem.scoring.base import default_scorer
 
-    cls = SCORERS.get(scorer)
-    if cls is None:
+    instance = default_scorer(scorer)
+    if instance is None or not instance.contributions({}):
         return None
-    try:
-        instance = cls()
-    except Exception:  # a scorer that needs options to build
-        return None
-    return instance.contributions if instance.contributions({}) else None
+    return instance.contributions
 
 
 def _collect(

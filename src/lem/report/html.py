@@ -38,7 +38,7 @@ from typing import Any
 from lem.defaults import is_baseline
 from lem.numfmt import fmt_delta, fmt_mean
 from lem.report.model import ResponseRecord
-from lem.scoring.base import SCORERS, HighlightRule
+from lem.scoring.base import HighlightRule, default_scorer
 
 __all__ = [
     "decode_payload",
@@ -136,13 +136,8 @@ def js_regex(pattern: str) -> str:
 def scorer_highlights(scorer: str) -> list[HighlightRule]:
     """The highlight rules the scorer ``scorer`` supplies (none for a scorer this lem does
     not have, or one without rules), keeping those JavaScript can run."""
-    cls = SCORERS.get(scorer)
-    if cls is None:
-        return []
-    try:
-        rules = cls().highlight_rules()
-    except Exception:  # a scorer that needs options to build: no highlighting
-        return []
+    instance = default_scorer(scorer)
+    rules = instance.highlight_rules() if instance is not None else []
     out = []
     for rule in rules:
         try:

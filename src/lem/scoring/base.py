@@ -35,6 +35,7 @@ __all__ = [
     "Scorer",
     "ScorerFactory",
     "available_scorers",
+    "default_scorer",
     "get_scorer",
     "register_scorer",
     "register_scorer_factory",
@@ -206,6 +207,19 @@ def scorer_class(name: str) -> type[Scorer]:
             "Use one of these ids."
         )
     return cls
+
+
+def default_scorer(name: str) -> Scorer | None:
+    """The registered scorer ``name`` built with its default options, for reports that
+    ask it to explain stored scores; None when lem has no such scorer or it cannot be
+    built without options."""
+    cls = SCORERS.get(name)
+    if cls is None:
+        return None
+    try:
+        return cls()
+    except Exception:  # a scorer that needs options (or extras) to build
+        return None
 
 
 def scorer_options(name: str) -> type[BaseModel]:

@@ -160,11 +160,7 @@ class Store:
         names = set(sa_inspect(self.engine).get_table_names())
         foreign = names if self.engine.dialect.name == "sqlite" else names & set(metadata.tables)
         if meta.name not in names and (foreign or not create):
-            listed = ", ".join(sorted(names)[:5]) or "no tables"
-            raise StoreError(
-                f"--db {self.display_url} is not a lem store (it holds {listed}); "
-                "give a lem store, or a new file or database for a new one"
-            )
+            raise _foreign(self.display_url, names)
         with self.engine.connect() as conn:
             revision = migrations.current_revision(conn)
             schema = None
@@ -614,11 +610,16 @@ def _check_sqlite_file(path: Path, shown: str) -> None:
             f"--db {shown} is not a lem store ({exc}); give a lem store or a new file"
         ) from None
     if names and meta.name not in names:  # no tables yet: a store another worker is making
-        listed = ", ".join(sorted(names)[:5]) or "no tables"
-        raise StoreError(
-            f"--db {shown} is not a lem store (it holds {listed}); "
-            "give a lem store, or a new file or database for a new one"
-        )
+        raise _foreign(shown, names)
+
+
+def _foreign(shown: str, names: set[str]) -> StoreError:
+    """The one-line refusal of a database that is not a lem store."""
+    listed = ", ".join(sorted(names)[:5]) or "no tables"
+    return StoreError(
+        f"--db {shown} is not a lem store (it holds {listed}); "
+        "give a lem store, or a new file or database for a new one"
+    )
 
 
 def _not_a_database(exc: BaseException) -> bool:
