@@ -24,12 +24,12 @@ from lem.formats.ab_jsonl import (
     ABFile,
     ABProbe,
     compute_summary,
-    read_ab_jsonl,
     write_ab_jsonl,
 )
 from lem.numfmt import fmt_delta, fmt_fixed, fmt_mean, fmt_p, fmt_percent, fmt_sig
 from lem.report import build_report
 from lem.report.analysis import ReportSettings, _CIBatch, description, paired_stats
+from lem.responses import read_file_responses
 from lem.results import print_summary
 
 # ---- the rule ------------------------------------------------------------------------
@@ -127,7 +127,7 @@ def test_terminal_and_report_print_the_same_mean_and_delta(tmp_path: Path) -> No
     assert row["baseline"]["avg_lek"] == 5.65 and row["json"]["delta_vs_baseline"] == 0.9
 
     console = Console(record=True, width=120)
-    print_summary(read_ab_jsonl(path), console)
+    print_summary(read_file_responses(path), console, model=abfile.summary.model)
     terminal = console.export_text()
     lines = {r[0]: r for r in _box_rows(terminal)}
     term_base_mean = lines["baseline"][2]

@@ -19,9 +19,8 @@ from lem.formats.ab_jsonl import read_ab_jsonl
 from lem.scoring.base import ScoreContext, Scorer, ScoreResult, register_scorer
 from lem.scoring.compare import (
     agreement_report,
-    cells_from_files,
-    cells_from_store,
     compare_scorers,
+    responses_from,
 )
 from lem.scoring.service import build_scorers, kernel_text_from_messages, score_file, score_run
 from lem.store import Store
@@ -122,8 +121,8 @@ def test_score_run_computes_only_missing_or_stale(tmp_path: Path) -> None:
     assert len(rows) == 9 and {r["definition_hash"] for r in rows} != {"stale"}
     kernel_seen = {json.loads(r["signals"])["saw_kernel"] for r in rows}
     assert kernel_seen == {0, 1}  # baseline saw none; kernel conditions saw the kernel
-    cells = cells_from_store(store, [out.run_id], ["lek-v2", "test-words"])
-    assert len(cells) == 9 and all(set(c.values) == {"lek-v2", "test-words"} for c in cells)
+    cells = responses_from(store=store, run_ids=[out.run_id], scorer_ids=["lek-v2", "test-words"])
+    assert len(cells) == 9 and all(set(c.scores) == {"lek-v2", "test-words"} for c in cells)
 
 
 def test_kernel_text_from_messages() -> None:
@@ -135,7 +134,7 @@ def test_kernel_text_from_messages() -> None:
 def test_compare_and_agreement_on_a_file(tmp_path: Path) -> None:
     out = tmp_path / "o.jsonl"
     score_file(DATA / "ab_example.jsonl", out, build_scorers(["lek-v2", "test-words"]))
-    cells = cells_from_files([out])
+    cells = responses_from([out])
     res = compare_scorers(cells, "lek-v2", "test-words", top=3)
     assert res["n"] == len(cells)
     assert -1.0 <= res["spearman"] <= 1.0
@@ -236,8 +235,12 @@ def test_failed_judgements_are_stored_as_failures(tmp_path: Path) -> None:
     assert len(rows) == 3
     assert all(r["status"] == "failed" and r["value"] is None for r in rows)
     assert all("unparseable" in r["reason"] for r in rows)
-    cells = cells_from_store(store, [out.run_id], ["lek-v2", "judge:semantic@jm"])
-    assert all(c.values["judge:semantic@jm"] is None for c in cells)
+    cells = responses_from(
+        store=store, run_ids=[out.run_id], scorer_ids=["lek-v2", "judge:semantic@jm"]
+    )
+    judged = [c.scores["judge:semantic@jm"] for c in cells]
+    assert len(judged) == 3 and all(j.value is None and j.status == "failed" for j in judged)
+    assert all("unparseable" in (j.reason or "") for j in judged)
 
 
 def test_compare_v2_v3_on_a_stored_run(tmp_path: Path) -> None:

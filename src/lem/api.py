@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ from lem.config import ABConfig, load_config
 from lem.defaults import DEFAULT_SCORER
 from lem.errors import InputError, LemWarning
 from lem.formats.ab_jsonl import ABFile, write_ab_jsonl
-from lem.results import ab_file_from_store
+from lem.responses import ScoredResponse, read_run
+from lem.results import ab_file_from_store, run_scorer_ids
 from lem.runner import ProgressHook, RunOutcome, execute, load_inputs, prepare, scorer_options
 from lem.scoring.base import get_scorer
 from lem.store import Store
@@ -25,10 +27,12 @@ from lem.store import Store
 __all__ = [
     "ABConfig",
     "RunOutcome",
+    "RunResponses",
     "backend_for",
     "export_ab_jsonl",
     "load_config",
     "run_ab",
+    "run_responses",
     "run_results",
     "score_text",
 ]
@@ -95,6 +99,32 @@ def run_results(db: str, run_id: str | None = None, scorer: str | None = None) -
     store = Store(db, create=False)
     try:
         return ab_file_from_store(store, run_id or store.latest_run_id(), scorer)
+    finally:
+        store.close()
+
+
+@dataclass(frozen=True)
+class RunResponses:
+    """A stored run's scored responses (:mod:`lem.responses`) with what labels them: the
+    run id, its model spec and the ids of the scorers it was scored with, in order."""
+
+    run_id: str
+    model: str
+    scorer_ids: list[str]
+    responses: list[ScoredResponse]
+
+
+def run_responses(
+    db: str, run_id: str | None = None, scorers: list[str] | None = None
+) -> RunResponses:
+    """A stored run's scored responses (latest run by default) with the scores of
+    ``scorers`` (default: the scorers the run was scored with)."""
+    store = Store(db, create=False)
+    try:
+        run = store.get_run(run_id or store.latest_run_id())
+        ids = run_scorer_ids(run["manifest"])
+        found = list(read_run(store, run["run_id"], scorers if scorers is not None else ids))
+        return RunResponses(run["run_id"], str(run["manifest"].get("model_spec", "")), ids, found)
     finally:
         store.close()
 

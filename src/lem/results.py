@@ -1,8 +1,10 @@
-"""Turn a stored run into upstream-format A/B records and a terminal summary."""
+"""A stored run as upstream-format A/B records, and the terminal summary of scored
+responses (both read through :mod:`lem.responses`)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -17,9 +19,10 @@ from lem.formats.ab_jsonl import (
     compute_summary,
     iso_now,
 )
+from lem.responses import Score, ScoredResponse, read_run
 from lem.store import Store
 
-__all__ = ["ab_file_from_store", "print_summary"]
+__all__ = ["ab_file_from_store", "print_summary", "run_scorer_ids"]
 
 
 def run_scorer_ids(manifest: dict[str, Any]) -> list[str]:
@@ -39,57 +42,55 @@ def ab_file_from_store(store: Store, run_id: str, scorer: str | None = None) -> 
     manifest = run["manifest"]
     scorer_ids = run_scorer_ids(manifest)
     scorer = scorer or scorer_ids[0]
-    all_scores = store.run_scores(run["run_id"]) if len(scorer_ids) > 1 else {}
+    several = len(scorer_ids) > 1
     cond_order = [c["name"] for c in manifest["conditions"]]
     samples = int(manifest.get("samples", 1))
     probes: dict[str, ABProbe] = {}
     stamps: dict[str, str] = {}
-    for rec in store.run_records(run["run_id"], scorer):
-        if rec["sample_index"] != 0:
+    for rec in read_run(store, run["run_id"], None if several else [scorer]):
+        if rec.sample != 0:
             continue
-        probe = probes.get(rec["probe_id"])
+        probe = probes.get(rec.probe_id)
         if probe is None:
             probe = ABProbe(
-                id=rec["probe_id"],
-                category=rec["category"],
-                prompt=rec["prompt"],
+                id=rec.probe_id,
+                category=rec.category,
+                prompt=rec.prompt,
                 conditions={},
                 ts="",
                 extra={},
             )
-            probes[rec["probe_id"]] = probe
-        if rec["status"] != "done" or rec["score"] is None:
-            reason = rec["error"] or (
-                "not scored" if rec["status"] == "done" else f"generation {rec['status']}"
-            )
-            probe.extra.setdefault("errors", {})[rec["condition"]] = reason
+            probes[rec.probe_id] = probe
+        result = rec.score(scorer)
+        if not rec.done or result is None or result.value is None:
+            reason = rec.error or ("not scored" if rec.done else f"generation {rec.status}")
+            probe.extra.setdefault("errors", {})[rec.condition] = reason
             continue
-        answer = rec["answer"] or ""
+        answer = rec.answer
         extra: dict[str, Any] = {}
         if samples > 1:
             extra["sample"] = 0
-        if rec["reasoning"]:
-            extra["reasoning"] = rec["reasoning"]
-        if rec["system_fallback"]:
+        if rec.reasoning:
+            extra["reasoning"] = rec.reasoning
+        if rec.system_fallback:
             extra["system_fallback"] = True
-        flags = rec.get("extra") or {}
-        if flags.get("empty_answer"):
-            extra["empty_answer"] = flags["empty_answer"]
-            extra["finish_reason"] = rec["finish_reason"]
-        if flags.get("context_overflow"):
+        if rec.flags.get("empty_answer"):
+            extra["empty_answer"] = rec.flags["empty_answer"]
+            extra["finish_reason"] = rec.finish_reason
+        if rec.flags.get("context_overflow"):
             extra["context_overflow"] = True
-        if all_scores:
-            extra["scores"] = all_scores.get(rec["key"], {})
-        score = float(rec["score"])
-        probe.conditions[rec["condition"]] = ABCondition(
+        if several:
+            extra["scores"] = {sid: _score_row(s) for sid, s in rec.scores.items()}
+        score = result.value
+        probe.conditions[rec.condition] = ABCondition(
             response=answer,
             lek_score=score,
-            heuristic={**(rec["signals"] or {}), "lek_score": score},
+            heuristic={**result.signals, "lek_score": score},
             chars=len(answer),
-            time_s=round(float(rec["time_s"] or 0.0), 1),
+            time_s=round(float(rec.time_s or 0.0), 1),
             extra=extra,
         )
-        stamps[rec["probe_id"]] = max(stamps.get(rec["probe_id"], ""), rec["completed_at"] or "")
+        stamps[rec.probe_id] = max(stamps.get(rec.probe_id, ""), rec.completed_at or "")
     for pid, probe in probes.items():
         probe.conditions = {c: probe.conditions[c] for c in cond_order if c in probe.conditions}
         probe.ts = stamps.get(pid) or iso_now()
@@ -110,31 +111,58 @@ def ab_file_from_store(store: Store, run_id: str, scorer: str | None = None) -> 
     return ABFile(probes=list(probes.values()), summary=summary)
 
 
-def print_summary(abfile: ABFile, console: Console, *, title: str = "") -> None:
+def _score_row(score: Score) -> dict[str, Any]:
+    """A stored score as the ``scores`` map of an exported A/B line holds it."""
+    return {
+        "value": score.value,
+        "version": score.version,
+        "definition_hash": score.definition_hash,
+        "status": score.status,
+        "reason": score.reason,
+        "signals": dict(score.signals),
+    }
+
+
+def print_summary(
+    responses: Sequence[ScoredResponse],
+    console: Console,
+    *,
+    scorer: str = DEFAULT_SCORER,
+    model: str = "",
+    title: str = "",
+) -> None:
     """Per condition: n, mean, delta vs baseline, improved/regressed/unchanged; per domain.
 
-    Means and deltas are computed here from the full-precision scores, as ``lem report``
-    computes them (a condition's mean over the probes it scored; Δ the mean paired
-    difference over the probes scored under both it and the baseline, each rounded to
-    1e-9; improved/regressed beyond the ±0.5 band), and printed by :mod:`lem.numfmt`, so the
-    terminal and ``report.md`` show the same strings. The upstream summary line
-    (``abfile.summary``, whose ``avg_lek`` is already rounded) only gives the condition
-    order; it is never changed.
+    Reads sample 0 of each probe and condition. Means and deltas are computed from the
+    full-precision scores, as ``lem report`` computes them (a condition's mean over the
+    probes it scored; Δ the mean paired difference over the probes scored under both it
+    and the baseline, each rounded to 1e-9; improved/regressed beyond the ±0.5 band), and
+    printed by :mod:`lem.numfmt`, so the terminal and ``report.md`` show the same strings.
     """
     from lem.numfmt import DASH, fmt_delta, fmt_mean
     from lem.report.analysis import mean_score, paired_delta_stats
 
-    summary = abfile.summary
-    conds = [str(row["name"]) for row in summary.conditions]
-    for probe in abfile.probes:
-        conds += [c for c in probe.conditions if c not in conds]
-    scores: dict[str, dict[str, float]] = {c: {} for c in conds}
-    for probe in abfile.probes:
-        for cond, result in probe.conditions.items():
-            scores[cond][probe.id] = float(result.lek_score)
+    first = [r for r in responses if r.sample == 0]
+    conds: list[str] = []
+    scores: dict[str, dict[str, float]] = {}
+    cats: dict[str, dict[str, list[float]]] = {}
+    errors = 0
+    empty: dict[str, int] = defaultdict(int)
+    for rec in first:
+        if rec.condition not in scores:
+            conds.append(rec.condition)
+            scores[rec.condition] = {}
+        result = rec.score(scorer)
+        if not rec.done or result is None or result.value is None:
+            errors += 1
+            continue
+        scores[rec.condition][rec.probe_id] = result.value
+        cats.setdefault(rec.category, {}).setdefault(rec.condition, []).append(result.value)
+        if rec.flags.get("empty_answer"):
+            empty[str(rec.finish_reason or "unknown")] += 1
+    conds = [c for c in conds if scores[c]]
     base = scores.get(BASELINE) if BASELINE in conds else None
-    scorer = str(summary.extra.get("scorer") or DEFAULT_SCORER)
-    table = Table(title=title or f"{scorer} by condition — {summary.model}", title_justify="left")
+    table = Table(title=title or f"{scorer} by condition — {model}", title_justify="left")
     for col in ("condition", "n", "mean", "Δ vs baseline", "improved", "regressed", "unchanged"):
         table.add_column(col, justify="left" if col == "condition" else "right")
     for cond in conds:
@@ -153,11 +181,6 @@ def print_summary(abfile: ABFile, console: Console, *, title: str = "") -> None:
             DASH if paired is None else str(paired.unchanged),
         )
     console.print(table)
-    cats: dict[str, dict[str, list[float]]] = {}
-    for probe in abfile.probes:
-        per = cats.setdefault(probe.category, {})
-        for cond, result in probe.conditions.items():
-            per.setdefault(cond, []).append(float(result.lek_score))
     if cats:
         dom = Table(title=f"mean {scorer} by domain", title_justify="left")
         dom.add_column("domain")
@@ -166,14 +189,8 @@ def print_summary(abfile: ABFile, console: Console, *, title: str = "") -> None:
         for cat in sorted(cats):
             dom.add_row(cat, *(fmt_mean(mean_score(cats[cat].get(c, []))) for c in conds))
         console.print(dom)
-    errors = sum(len(p.extra.get("errors", {})) for p in abfile.probes)
     if errors:
         console.print(f"[yellow]{errors} generation(s) failed or unfinished: not scored[/]")
-    empty: dict[str, int] = defaultdict(int)
-    for probe in abfile.probes:
-        for result in probe.conditions.values():
-            if result.extra.get("empty_answer"):
-                empty[str(result.extra.get("finish_reason") or "unknown")] += 1
     if empty:
         reasons = ", ".join(f"{n} finish_reason {r}" for r, n in sorted(empty.items()))
         console.print(

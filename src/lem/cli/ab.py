@@ -51,8 +51,8 @@ def _run(
         console.print(f"[red]  failed[/] {escape(err)}")
     for note in outcome.notices:
         console.print(f"[yellow]note:[/] {escape(note)}")
-    abfile = api.run_results(cfg.db, outcome.run_id)
-    print_summary(abfile, Console())
+    run = api.run_responses(cfg.db, outcome.run_id)
+    print_summary(run.responses, Console(), scorer=run.scorer_ids[0], model=run.model)
     if out_jsonl:
         api.export_ab_jsonl(cfg.db, out_jsonl, outcome.run_id)
         console.print(f"A/B JSONL written to {out_jsonl}")

@@ -17,7 +17,7 @@ from lem.errors import InputError
 from lem.jsonl import iter_json_lines
 
 if TYPE_CHECKING:
-    from lem.scoring.compare import ScoredCell
+    from lem.responses import ScoredResponse
 
 __all__ = ["app"]
 
@@ -129,17 +129,20 @@ def score_file(
 
 def _cells(
     files: list[Path] | None, db: str | None, run: list[str] | None, ids: list[str]
-) -> list[ScoredCell]:
+) -> list[ScoredResponse]:
     """Scored responses from files and/or a store (the latest run when nothing is given)."""
-    from lem.scoring.compare import cells_from_files, cells_from_store
+    from lem.scoring.compare import responses_from
     from lem.store import Store
 
-    cells = cells_from_files(files) if files else []
+    out = responses_from(files or [], scorer_ids=ids)
     if db or run or not files:
         store = Store(db or DEFAULT_DB)
-        run_ids = [store.get_run(r)["run_id"] for r in run] if run else [store.latest_run_id()]
-        cells += cells_from_store(store, run_ids, ids)
-    return cells
+        try:
+            run_ids = [store.get_run(r)["run_id"] for r in run] if run else [store.latest_run_id()]
+            out += responses_from(store=store, run_ids=run_ids, scorer_ids=ids)
+        finally:
+            store.close()
+    return out
 
 
 @app.command("compare")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import math
 import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,8 +32,8 @@ from typing import Any
 from lem.defaults import DEFAULT_SCORER
 from lem.errors import InputError, LemError, LemWarning
 from lem.formats.ab_jsonl import ABFile, read_ab_jsonl, summary_mismatches
-from lem.jsonl import iter_json_lines
 from lem.report.model import ResponseRecord, SourceInfo
+from lem.responses import ScoredResponse, numeric, read_ab_file, read_run
 
 __all__ = [
     "DEFAULT_SCORER",
@@ -83,129 +82,69 @@ class ModelMapEntry:
 # ---- A/B files ---------------------------------------------------------------------------
 
 
-def _sample_of(cond_extra: Mapping[str, Any], probe_extra: Mapping[str, Any]) -> int:
-    value = cond_extra.get("sample", probe_extra.get("sample", 0))
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _probe_line(path: Path, index: int) -> int | None:
-    """The line number of the ``index``-th probe record of an A/B file (read again: only
-    needed for an error message)."""
-    text = path.read_text(encoding="utf-8-sig")
-    seen = -1
-    for lineno, obj in iter_json_lines(text.split("\n"), str(path)):
-        if isinstance(obj, dict) and obj.get("type") == "probe":
-            seen += 1
-            if seen == index:
-                return lineno
-    return None
-
-
-def _finite(
-    value: float, path: Path, index: int, probe_id: str, condition: str, scorer: str
-) -> float:
-    if math.isfinite(value):
-        return value
-    line = _probe_line(path, index)
-    where = f"{path}:{line}" if line is not None else str(path)
-    raise InputError(
-        f"{where}: probe {probe_id!r} condition {condition!r}: {scorer} score is {value}; "
-        "scores must be finite numbers (fix the line or rescore the file)"
-    )
-
-
-def _scored(
-    path: Path, abfile: ABFile, scorers: Sequence[str], all_samples: bool
+def _records(
+    responses: Sequence[ScoredResponse], scorers: Sequence[str], all_samples: bool
 ) -> list[ResponseRecord]:
+    """The report's view of scored responses: one record per response and scorer, its
+    score None (with the reason) when the generation failed or that scorer has no value."""
     records: list[ResponseRecord] = []
-    seen: set[tuple[str, str, int]] = set()
-    found: dict[str, bool] = dict.fromkeys(scorers, False)
-    for index, probe in enumerate(abfile.probes):
-        errors = probe.extra.get("errors")
-        errors = errors if isinstance(errors, dict) else {}
-        names = list(probe.conditions) + [c for c in errors if c not in probe.conditions]
-        for name in names:
-            cond = probe.conditions.get(name)
-            extra = cond.extra if cond is not None else {}
-            sample = _sample_of(extra, probe.extra)
-            if sample != 0 and not all_samples:
-                continue
-            key = (probe.id, name, sample)
-            if key in seen:
-                raise InputError(
-                    f"{path}: probe {probe.id!r} condition {name!r} sample {sample} appears "
-                    "twice; keep one line per probe (and sample)"
-                )
-            seen.add(key)
-            score_map = extra.get("scores")
-            score_map = score_map if isinstance(score_map, dict) else {}
-            for scorer in scorers:
-                score: float | None = None
-                signals: dict[str, float] = {}
-                error: str | None = None
-                entry = score_map.get(scorer)
-                if cond is None:
-                    error = str(errors.get(name) or "generation failed")
-                elif isinstance(entry, dict):
-                    found[scorer] = True
-                    value = entry.get("value")
-                    if entry.get("status", "ok") == "ok" and isinstance(value, int | float):
-                        score = _finite(float(value), path, index, probe.id, name, scorer)
-                        signals = _numeric(entry.get("signals"))
-                    else:
-                        error = str(entry.get("reason") or f"{scorer}: not scored")
-                elif scorer == DEFAULT_SCORER and not score_map:
-                    found[scorer] = True
-                    if name in errors:
-                        error = str(errors[name])
-                    else:
-                        score = _finite(float(cond.lek_score), path, index, probe.id, name, scorer)
-                        signals = _numeric(cond.heuristic, skip=("lek_score",))
+    for r in responses:
+        if r.sample != 0 and not all_samples:
+            continue
+        for scorer in scorers:
+            result = r.score(scorer)
+            score: float | None = None
+            error: str | None = None
+            if result is not None:
+                if result.value is not None:
+                    score = result.value
                 else:
-                    error = f"{scorer}: not scored"
-                records.append(
-                    ResponseRecord(
-                        model="",
-                        probe_id=probe.id,
-                        category=probe.category,
-                        prompt=probe.prompt,
-                        condition=name,
-                        response=cond.response if cond is not None else "",
-                        scorer=scorer,
-                        score=score,
-                        signals=signals,
-                        sample=sample,
-                        error=error,
-                    )
+                    error = result.reason or f"{scorer}: not scored"
+            elif not r.done:
+                error = r.error or f"generation {r.status}"
+            else:
+                error = f"{scorer}: not scored"
+            records.append(
+                ResponseRecord(
+                    model="",
+                    probe_id=r.probe_id,
+                    category=r.category,
+                    prompt=r.prompt,
+                    condition=r.condition,
+                    response=r.answer,
+                    scorer=scorer,
+                    score=score,
+                    signals=numeric(result.signals) if score is not None and result else {},
+                    sample=r.sample,
+                    error=error,
                 )
-    missing = [s for s, ok in found.items() if not ok]
-    if missing and abfile.probes:
-        have = sorted(
-            {
-                k
-                for p in abfile.probes
-                for c in p.conditions.values()
-                for k in (c.extra.get("scores") or {})
-            }
-        )
-        avail = ", ".join(have) if have else DEFAULT_SCORER
-        raise InputError(
-            f"{path}: no {missing[0]!r} scores in this file (it has: {avail}); "
-            f"rescore it with `lem score` or pick --scorer {have[0] if have else DEFAULT_SCORER}"
-        )
+            )
     return records
 
 
-def _numeric(obj: Any, skip: Sequence[str] = ()) -> dict[str, float]:
-    if not isinstance(obj, dict):
-        return {}
-    out: dict[str, float] = {}
-    for k, v in obj.items():
-        kind = type(v)
-        number = kind is float or kind is int or (isinstance(v, int | float) and kind is not bool)
-        if number and k not in skip:
-            out[str(k)] = float(v)
-    return out
+def _check_file_scorers(
+    path: Path, abfile: ABFile, responses: Sequence[ScoredResponse], scorers: Sequence[str]
+) -> None:
+    """A requested scorer that the file holds for no response is an error naming the file
+    and the scorers it does hold (a file without ``scores`` maps holds ``lek-v2``)."""
+    have = sorted(
+        {
+            k
+            for p in abfile.probes
+            for c in p.conditions.values()
+            for k in (c.extra.get("scores") or {})
+        }
+    )
+    for scorer in scorers:
+        if not abfile.probes or any(scorer in r.scores for r in responses):
+            continue
+        if scorer == DEFAULT_SCORER and not have:
+            continue
+        avail = ", ".join(have) if have else DEFAULT_SCORER
+        raise InputError(
+            f"{path}: no {scorer!r} scores in this file (it has: {avail}); "
+            f"rescore it with `lem score` or pick --scorer {have[0] if have else DEFAULT_SCORER}"
+        )
 
 
 def load_ab_file(
@@ -239,7 +178,9 @@ def load_ab_file(
         version=_opt_str(tags.pop("version", None)),
         tags=tags,
     )
-    return LoadedSource(info=info, records=_scored(p, abfile, scorers, all_samples))
+    responses = read_ab_file(abfile, p, scorers)
+    _check_file_scorers(p, abfile, responses, scorers)
+    return LoadedSource(info=info, records=_records(responses, scorers, all_samples))
 
 
 # ---- stored runs -------------------------------------------------------------------------
@@ -322,49 +263,20 @@ def _load_run(
         version=_opt_str(tags.pop("version", None)),
         tags=tags,
     )
-    records: list[ResponseRecord] = []
+    responses = list(read_run(store, str(run["run_id"]), scorers))
     for scorer in scorers:
-        scored = 0
-        for rec in store.run_records(run["run_id"], scorer):
-            sample = int(rec["sample_index"] or 0)
-            if sample != 0 and not all_samples:
-                continue
-            error: str | None = None
-            score: float | None = None
-            if rec["status"] != "done":
-                error = rec["error"] or f"generation {rec['status']}"
-            elif rec["score"] is None:
-                error = f"{scorer}: not scored"
-            else:
-                score = float(rec["score"])
-                if not math.isfinite(score):
-                    raise InputError(
-                        f"run {run['run_id']}: probe {rec['probe_id']!r} condition "
-                        f"{rec['condition']!r}: {scorer} score is {score}; scores must be "
-                        "finite numbers (rescore the run)"
-                    )
-                scored += 1
-            records.append(
-                ResponseRecord(
-                    model="",
-                    probe_id=rec["probe_id"],
-                    category=rec["category"],
-                    prompt=rec["prompt"],
-                    condition=rec["condition"],
-                    response=rec["answer"] or "",
-                    scorer=scorer,
-                    score=score,
-                    signals=_numeric(rec["signals"]) if score is not None else {},
-                    sample=sample,
-                    error=error,
-                )
-            )
-        unscored = f"{scorer}: not scored"
-        if not scored and any(r.scorer == scorer and r.error == unscored for r in records):
+        scored = any(
+            r.done and r.scores.get(scorer) is not None and r.scores[scorer].ok for r in responses
+        )
+        unscored = any(
+            r.done and (r.score(scorer) is None or not r.scores[scorer].ok) for r in responses
+        )
+        if not scored and unscored:
             raise InputError(
                 f"run {run['run_id']}: no {scorer!r} scores stored; score the run with "
                 f"`lem score` and --scorer {scorer}, or pick another --scorer"
             )
+    records = _records(responses, scorers, all_samples)
     return LoadedSource(info=info, records=records)
 
 

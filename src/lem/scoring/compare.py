@@ -3,130 +3,64 @@ they disagree on most, and agreement statistics with bootstrap confidence interv
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import fmean, pstdev
 from typing import Any
 
-from sqlalchemy import select
-
 from lem.errors import InputError
-from lem.formats.ab_jsonl import read_ab_jsonl
+from lem.responses import ScoredResponse, read_file_responses, read_run
 from lem.store import Store
-from lem.store.schema import items, run_items, scores
 
 __all__ = [
-    "ScoredCell",
     "agreement_report",
-    "cells_from_files",
-    "cells_from_store",
     "compare_scorers",
     "paired_values",
+    "responses_from",
 ]
 
 
-@dataclass
-class ScoredCell:
-    """One response with the scores each scorer gave it (value and signals)."""
-
-    source: str
-    probe_id: str
-    condition: str
-    response: str
-    values: dict[str, float | None] = field(default_factory=dict)
-    signals: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-def cells_from_store(
-    store: Store, run_ids: Sequence[str], scorer_ids: Sequence[str]
-) -> list[ScoredCell]:
-    """Responses of the runs with their stored scores (newest row per scorer id)."""
-    cells: dict[tuple[str, str], ScoredCell] = {}
-    q = (
-        select(
-            run_items.c.run_id,
-            run_items.c.item_key,
-            run_items.c.probe_id,
-            run_items.c.condition,
-            items.c.answer,
-            scores.c.scorer,
-            scores.c.value,
-            scores.c.signals,
-            scores.c.status,
-        )
-        .select_from(
-            run_items.join(items, items.c.key == run_items.c.item_key).join(
-                scores, scores.c.item_key == items.c.key
-            )
-        )
-        .where(run_items.c.run_id.in_(list(run_ids)), scores.c.scorer.in_(list(scorer_ids)))
-        .order_by(run_items.c.run_id, run_items.c.position, scores.c.created_at)
-    )
-    with store.engine.connect() as conn:
-        for row in conn.execute(q).mappings():
-            key = (row["run_id"], row["item_key"])
-            cell = cells.get(key)
-            if cell is None:
-                cell = cells[key] = ScoredCell(
-                    source=row["run_id"],
-                    probe_id=row["probe_id"],
-                    condition=row["condition"],
-                    response=row["answer"] or "",
-                )
-            ok = row["status"] == "ok" and row["value"] is not None
-            cell.values[row["scorer"]] = float(row["value"]) if ok else None
-            cell.signals[row["scorer"]] = json.loads(row["signals"] or "{}")
-    return list(cells.values())
-
-
-def cells_from_files(paths: Sequence[str | Path]) -> list[ScoredCell]:
-    """Responses of A/B JSONL files with every score they hold: the ``scores`` map, and the
-    upstream ``lek_score``/``heuristic`` as ``lek-v2`` when the map lacks it."""
-    out: list[ScoredCell] = []
-    for path in paths:
-        abfile = read_ab_jsonl(path)
-        for probe in abfile.probes:
-            for name, cond in probe.conditions.items():
-                cell = ScoredCell(str(path), probe.id, name, cond.response)
-                for sid, entry in (cond.extra.get("scores") or {}).items():
-                    ok = entry.get("status", "ok") == "ok" and entry.get("value") is not None
-                    cell.values[sid] = float(entry["value"]) if ok else None
-                    cell.signals[sid] = dict(entry.get("signals") or {})
-                if "lek-v2" not in cell.values:
-                    cell.values["lek-v2"] = float(cond.lek_score)
-                    cell.signals["lek-v2"] = {
-                        k: v for k, v in cond.heuristic.items() if k != "lek_score"
-                    }
-                out.append(cell)
+def responses_from(
+    files: Sequence[str | Path] = (),
+    store: Store | None = None,
+    run_ids: Sequence[str] = (),
+    scorer_ids: Sequence[str] | None = None,
+) -> list[ScoredResponse]:
+    """The scored responses of A/B files and stored runs (:mod:`lem.responses`)."""
+    out: list[ScoredResponse] = []
+    for path in files:
+        out += read_file_responses(path, scorer_ids)
+    if store is not None:
+        for rid in run_ids:
+            out += read_run(store, rid, scorer_ids)
     return out
 
 
-def _value(cell: ScoredCell, scorer: str, dimension: str | None) -> float | None:
-    if cell.values.get(scorer) is None:
+def _value(r: ScoredResponse, scorer: str, dimension: str | None) -> float | None:
+    score = r.score(scorer)
+    if score is None or score.value is None:
         return None
     if dimension is None:
-        return cell.values[scorer]
-    v = cell.signals.get(scorer, {}).get(dimension)
-    return float(v) if isinstance(v, int | float) else None
+        return score.value
+    v = score.signals.get(dimension)
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
 def paired_values(
-    cells: Sequence[ScoredCell], a: str, b: str, *, dimension: str | None = None
-) -> tuple[list[ScoredCell], list[float], list[float]]:
-    """Cells where both scorers (or that dimension of both) have a value, and the values."""
-    if not any(a in c.values for c in cells):
-        raise InputError(f"no scores from {a!r} in the given runs or files; score them first")
-    if not any(b in c.values for c in cells):
-        raise InputError(f"no scores from {b!r} in the given runs or files; score them first")
+    responses: Sequence[ScoredResponse], a: str, b: str, *, dimension: str | None = None
+) -> tuple[list[ScoredResponse], list[float], list[float]]:
+    """Responses where both scorers (or that dimension of both) have a value, and the
+    values."""
+    for sid in (a, b):
+        if not any(sid in r.scores for r in responses):
+            raise InputError(f"no scores from {sid!r} in the given runs or files; score them first")
     kept, va, vb = [], [], []
-    for cell in cells:
-        x, y = _value(cell, a, dimension), _value(cell, b, dimension)
+    for r in responses:
+        x, y = _value(r, a, dimension), _value(r, b, dimension)
         if x is not None and y is not None:
-            kept.append(cell)
+            kept.append(r)
             va.append(x)
             vb.append(y)
     if len(kept) < 3:
@@ -140,16 +74,16 @@ def _z(values: Sequence[float]) -> list[float]:
 
 
 def compare_scorers(
-    cells: Sequence[ScoredCell], a: str, b: str, *, top: int = 10
+    responses: Sequence[ScoredResponse], a: str, b: str, *, top: int = 10
 ) -> dict[str, Any]:
     """Spearman and Kendall correlation, the mean shift per condition, and the responses
     whose standardised scores differ most."""
     from lem.analysis.stats import kendall_tau_b, spearman
 
-    kept, va, vb = paired_values(cells, a, b)
+    kept, va, vb = paired_values(responses, a, b)
     by_cond: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for cell, x, y in zip(kept, va, vb, strict=True):
-        by_cond[cell.condition].append((x, y))
+    for r, x, y in zip(kept, va, vb, strict=True):
+        by_cond[r.condition].append((x, y))
     za, zb = _z(va), _z(vb)
     order = sorted(range(len(kept)), key=lambda i: (-abs(za[i] - zb[i]), kept[i].probe_id))
     return {
@@ -170,13 +104,13 @@ def compare_scorers(
         ],
         "largest_disagreements": [
             {
-                "source": kept[i].source,
+                "source": kept[i].run_id or kept[i].source,
                 "probe_id": kept[i].probe_id,
                 "condition": kept[i].condition,
                 "a": va[i],
                 "b": vb[i],
                 "z_gap": round(zb[i] - za[i], 4),
-                "response": kept[i].response[:300],
+                "response": kept[i].answer[:300],
             }
             for i in order[:top]
         ],
@@ -184,7 +118,7 @@ def compare_scorers(
 
 
 def agreement_report(
-    cells: Sequence[ScoredCell],
+    responses: Sequence[ScoredResponse],
     a: str,
     b: str,
     *,
@@ -199,7 +133,7 @@ def agreement_report(
 
     rows = []
     for dim in dimensions:
-        _kept, va, vb = paired_values(cells, a, b, dimension=dim)
+        _kept, va, vb = paired_values(responses, a, b, dimension=dim)
         res = agreement(va, vb, scale=scale, seed=seed, n_boot=n_boot)
         rows.append({"dimension": dim or "value", **res.as_dict()})
     return {"a": a, "b": b, "scale": list(scale) if scale else None, "seed": seed, "rows": rows}

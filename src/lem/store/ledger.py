@@ -30,7 +30,6 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 
-from lem.defaults import DEFAULT_SCORER
 from lem.errors import StoreError
 from lem.redact import redact
 from lem.store.schema import SCHEMA_VERSION, items, meta, metadata, run_items, runs, scores
@@ -503,9 +502,9 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
-    def run_records(self, run_id: str, scorer: str = DEFAULT_SCORER) -> Iterator[dict[str, Any]]:
-        """Every planned generation of the run in order, joined with its item and score."""
-        sc = scores.alias("sc")
+    def run_records(self, run_id: str) -> Iterator[dict[str, Any]]:
+        """Every planned generation of the run in plan order, joined with its item (no
+        scores: :meth:`run_scores` has them). Read through :mod:`lem.responses`."""
         q = (
             select(
                 run_items.c.position,
@@ -529,17 +528,10 @@ class Store:
                 items.c.attempts,
                 items.c.completed_at,
                 items.c.extra,
-                sc.c.value.label("score"),
-                sc.c.signals.label("signals"),
-                sc.c.version.label("scorer_version"),
             )
-            .select_from(
-                run_items.join(items, items.c.key == run_items.c.item_key).outerjoin(
-                    sc, and_(sc.c.item_key == items.c.key, sc.c.scorer == scorer)
-                )
-            )
+            .select_from(run_items.join(items, items.c.key == run_items.c.item_key))
             .where(run_items.c.run_id == run_id)
-            .order_by(run_items.c.position, sc.c.version.desc())
+            .order_by(run_items.c.position)
         )
         with self.engine.connect() as conn:
             seen: set[str] = set()
@@ -548,13 +540,15 @@ class Store:
                     continue
                 seen.add(row["key"])
                 rec = dict(row)
-                rec["signals"] = json.loads(rec["signals"]) if rec["signals"] else None
                 rec["extra"] = json.loads(rec["extra"]) if rec["extra"] else {}
                 yield rec
 
-    def run_scores(self, run_id: str) -> dict[str, dict[str, dict[str, Any]]]:
-        """Every score of the run's items: item key → scorer → the newest version's row
-        (value, version, definition_hash, status, reason, signals)."""
+    def run_scores(
+        self, run_id: str, scorers: Sequence[str] | None = None
+    ) -> dict[str, dict[str, dict[str, Any]]]:
+        """The scores of the run's items (of ``scorers`` only, when given): item key →
+        scorer → the newest version's row (value, version, definition_hash, status,
+        reason, signals)."""
         q = (
             select(
                 scores.c.item_key,
@@ -568,8 +562,10 @@ class Store:
             )
             .select_from(run_items.join(scores, scores.c.item_key == run_items.c.item_key))
             .where(run_items.c.run_id == run_id)
-            .order_by(scores.c.version)
+            .order_by(scores.c.version, scores.c.created_at)
         )
+        if scorers is not None:
+            q = q.where(scores.c.scorer.in_(list(scorers)))
         out: dict[str, dict[str, dict[str, Any]]] = {}
         with self.engine.connect() as conn:
             for row in conn.execute(q).mappings():
