@@ -7,7 +7,7 @@ Every field carries its help text; ``lem ab``'s flags are generated from these f
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -25,6 +25,8 @@ class ABConfig(BaseModel):
     """One A/B experiment: a model, conditions and probes, decoding and storage settings."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+    command: ClassVar[str] = "ab"
+    """The ``lem`` command this schema belongs to (named in error messages)."""
 
     model: str = Field(
         "demo",
@@ -129,32 +131,49 @@ class ABConfig(BaseModel):
             raise ValueError(f"must be one of {', '.join(sorted(allowed))}")
         return v
 
-    def merged(self, overrides: dict[str, Any]) -> ABConfig:
+    def merged(self: C, overrides: dict[str, Any]) -> C:
         """A copy with the given (non-None) fields replaced: flags win over the file. Only
         fields set in the file or by a flag count as set (``model_fields_set``)."""
         data = self.model_dump(exclude_unset=True)
         data.update({k: v for k, v in overrides.items() if v is not None})
-        return make_config(data, source="command-line flags")
+        return make_config(data, source="command-line flags", schema=type(self))
+
+    def ab_config(self) -> ABConfig:
+        """The A/B experiment part of these settings (for a subclass: its generation
+        settings). Fields set by the user, or whose default the subclass changes, count as
+        set."""
+        plain = ABConfig()
+        keep = {
+            k
+            for k in ABConfig.model_fields
+            if k in self.model_fields_set or getattr(self, k) != getattr(plain, k)
+        }
+        return ABConfig(**self.model_dump(include=keep))
 
 
-def make_config(data: dict[str, Any], *, source: str) -> ABConfig:
-    """Validate a mapping into an :class:`ABConfig`, naming the bad field on failure."""
+C = TypeVar("C", bound=ABConfig)
+
+
+def make_config(data: dict[str, Any], *, source: str, schema: type[C] = ABConfig) -> C:  # type: ignore[assignment]
+    """Validate a mapping into ``schema`` (an :class:`ABConfig` or a subclass), naming the
+    bad field on failure."""
     try:
-        return ABConfig(**data)
+        return schema(**data)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "(top level)"
         if err["type"] == "extra_forbidden":
             raise InputError(
-                f"{source}: unknown field {field!r}; see `lem ab --help` for the fields"
+                f"{source}: unknown field {field!r}; see `lem {schema.command} --help` for "
+                "the fields"
             ) from None
         raise InputError(f"{source}: field {field!r}: {err['msg']}") from None
 
 
-def load_config(path: str | Path | None) -> ABConfig:
-    """Read a YAML experiment file (or return the defaults for ``None``)."""
+def load_config(path: str | Path | None, schema: type[C] = ABConfig) -> C:  # type: ignore[assignment]
+    """Read a YAML settings file into ``schema`` (the defaults for ``None``)."""
     if path is None:
-        return ABConfig()
+        return schema()
     p = Path(path)
     if not p.is_file():
         raise InputError(f"config file {p} not found")
@@ -169,4 +188,4 @@ def load_config(path: str | Path | None) -> ABConfig:
     if not isinstance(data, dict):
         raise InputError(f"config file {p}: expected a mapping of field: value")
     data = {str(k).replace("-", "_"): v for k, v in data.items()}
-    return make_config(data, source=f"config file {p}")
+    return make_config(data, source=f"config file {p}", schema=schema)

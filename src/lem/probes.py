@@ -29,6 +29,7 @@ __all__ = [
     "Probe",
     "ProbeSet",
     "bundled_probes_path",
+    "bundled_train_prompts_path",
     "find_near_duplicates",
     "load_probes",
 ]
@@ -132,8 +133,14 @@ def bundled_probes_path() -> Path:
     return Path(str(resources.files("lem") / "data" / "probes" / "lem-core.json"))
 
 
+def bundled_train_prompts_path() -> Path:
+    """Path of lem's own hand-written training prompt set (disjoint from the probes)."""
+    return Path(str(resources.files("lem") / "data" / "train-prompts" / "lem-train.json"))
+
+
 def load_probes(path: str | Path | None = None, *, bundled: bool | None = None) -> ProbeSet:
-    """Read and validate a probe set; ``None`` means lem's bundled set.
+    """Read and validate a probe set; ``None`` means lem's bundled set (also named
+    ``lem-core``); ``lem-train`` names lem's bundled training prompt set.
 
     Format by extension: ``.json`` (a list of objects), ``.jsonl``, ``.csv`` (header row with
     ``id``, ``prompt`` and optionally ``domain`` or ``category``).
@@ -141,6 +148,8 @@ def load_probes(path: str | Path | None = None, *, bundled: bool | None = None) 
     if path is None or str(path) in ("", "bundled", "lem-core"):
         path = bundled_probes_path()
         bundled = True
+    elif str(path) == "lem-train":
+        path = bundled_train_prompts_path()
     p = Path(path)
     if not p.is_file():
         raise InputError(f"probe file {p} not found; give an existing .json, .jsonl or .csv file")

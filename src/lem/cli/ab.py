@@ -31,7 +31,7 @@ def _run(
     from lem.results import print_summary
     from lem.runner import load_inputs, scorer_options
 
-    base = load_config(config)
+    base: ABConfig = load_config(config)
     cfg = base.merged(collect(ABConfig, flags))
     probe_set, conditions, _ = load_inputs(cfg, **scorer_options(cfg))
     console = Console(stderr=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
@@ -119,6 +120,12 @@ class Scorer(abc.ABC):
     def highlight_rules(self) -> list[HighlightRule]:
         """Patterns whose matches a viewer highlights in a response; none by default."""
         return []
+
+    def value_range(self) -> tuple[float, float]:
+        """The lowest and highest value this scorer can give (``-inf``/``inf`` where
+        unbounded): a threshold outside it can never select anything, so callers that
+        take a threshold check it against this range."""
+        return (-math.inf, math.inf)
 
     def definition_hash(self) -> str:
         """SHA-256 (hex) of the canonical JSON of :meth:`definition`; stable across runs,

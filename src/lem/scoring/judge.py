@@ -445,6 +445,11 @@ class JudgeScorer(Scorer):
         self._backend: OpenAIBackend | None = None
         self._lock = threading.Lock()
 
+    def value_range(self) -> tuple[float, float]:
+        """The rubric's scale: the value is the mean of the dimension scores."""
+        low, high = self.rubric.scale
+        return (float(low), float(high))
+
     def definition(self) -> dict[str, Any]:
         return {
             "kind": "llm-judge",

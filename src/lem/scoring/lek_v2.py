@@ -17,6 +17,7 @@ quickly, and by counting two signals whose matches can never overlap in one pass
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -603,6 +604,15 @@ class LekV2Scorer(Scorer):
     def highlight_rules(self) -> list[HighlightRule]:
         """The patterns of the signals that count matches (see :func:`matched_spans`)."""
         return rules_from_definition(lek_v2_definition())
+
+    def value_range(self) -> tuple[float, float]:
+        """Penalties are uncapped (no lower bound); rewards are capped, so the highest
+        score is the sum of the reward caps (an uncapped reward would make it ``inf``)."""
+        high = 0.0
+        for _name, weight, cap in _weights():
+            if weight > 0:
+                high += math.inf if cap is None else cap
+        return (-math.inf, high)
 
 
 @functools.cache

@@ -724,3 +724,7 @@ class LekV3Scorer(Scorer):
         """The patterns of v3's match-counting signals (lower-cased subjects match
         case-insensitively; the kernel-echo split is not shown)."""
         return rules_from_definition(lek_v3_definition())
+
+    def value_range(self) -> tuple[float, float]:
+        """Every penalty has a floor and every reward a cap: the sums bound the score."""
+        return (sum(floor for _, _, floor in _PENALTIES), sum(cap for _, _, cap in _REWARDS))

@@ -370,6 +370,10 @@ class SemanticAxiomsScorer(Scorer):
             out[i] = mean / norm if norm > 0 else mean
         return out
 
+    def value_range(self) -> tuple[float, float]:
+        """A mean of cosine similarities."""
+        return (-1.0, 1.0)
+
     def score(self, text: str, *, context: ScoreContext | None = None) -> ScoreResult:
         """Score one response (the context is ignored: the axioms are fixed per scorer)."""
         return self.score_batch([text])[0]

@@ -32,7 +32,16 @@ from sqlalchemy.exc import (
 
 from lem.errors import StoreError
 from lem.redact import redact
-from lem.store.schema import SCHEMA_VERSION, items, meta, metadata, run_items, runs, scores
+from lem.store.schema import (
+    SCHEMA_VERSION,
+    datasets,
+    items,
+    meta,
+    metadata,
+    run_items,
+    runs,
+    scores,
+)
 
 __all__ = ["ItemPlan", "Store", "insert_ignore", "new_worker_id", "normalise_db_url", "utc_now"]
 
@@ -578,6 +587,73 @@ class Store:
                     "signals": json.loads(row["signals"]) if row["signals"] else {},
                 }
         return out
+
+    # datasets ---------------------------------------------------------------------------
+    def record_dataset(
+        self,
+        dataset_id: str,
+        *,
+        name: str,
+        kind: str,
+        path: str,
+        run_id: str | None,
+        manifest: dict[str, Any],
+    ) -> bool:
+        """Record a written dataset (keyed by its content hash); False if already known."""
+        with self.engine.begin() as conn:
+            row = {
+                "dataset_id": dataset_id,
+                "name": name,
+                "kind": kind,
+                "path": path,
+                "run_id": run_id,
+                "created_at": utc_now(),
+                "manifest": json.dumps(manifest, sort_keys=True),
+            }
+            return bool(insert_ignore(conn, datasets, [row]))
+
+    def get_dataset(self, ref: str) -> dict[str, Any]:
+        """A dataset by id, unique id prefix (4+ characters) or name (the newest)."""
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(select(datasets).where(datasets.c.dataset_id == ref))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                row = (
+                    conn.execute(
+                        select(datasets)
+                        .where(datasets.c.name == ref)
+                        .order_by(datasets.c.created_at.desc())
+                    )
+                    .mappings()
+                    .first()
+                )
+            if row is None and len(ref) >= 4:
+                cand = (
+                    conn.execute(
+                        select(datasets).where(
+                            datasets.c.dataset_id.startswith(ref, autoescape=True)
+                        )
+                    )
+                    .mappings()
+                    .all()
+                )
+                row = cand[0] if len(cand) == 1 else None
+        if row is None:
+            raise StoreError(
+                f"no dataset {ref!r} in {self.display_url}; `lem data list` shows them"
+            )
+        out = dict(row)
+        out["manifest"] = json.loads(out["manifest"])
+        return out
+
+    def list_datasets(self) -> list[dict[str, Any]]:
+        """Every recorded dataset, oldest first (manifests parsed)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(datasets).order_by(datasets.c.created_at)).mappings().all()
+        return [{**dict(r), "manifest": json.loads(r["manifest"])} for r in rows]
 
     def count_items(self) -> int:
         with self.engine.connect() as conn:

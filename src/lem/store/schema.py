@@ -18,6 +18,7 @@ from sqlalchemy import (
 
 __all__ = [
     "SCHEMA_VERSION",
+    "datasets",
     "items",
     "judge_cache",
     "meta",
@@ -108,6 +109,19 @@ scores = Table(
     Column("status", String(16), nullable=False),
     Column("reason", Text),
     Column("created_at", String(40), nullable=False),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("dataset_id", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("run_id", String(64)),
+    Column("created_at", String(40), nullable=False),
+    Column("manifest", Text, nullable=False),
+    Index("ix_datasets_name", "name"),
 )
 
 judge_cache = Table(

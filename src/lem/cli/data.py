@@ -1,0 +1,130 @@
+"""``lem data``: inspect training datasets (``show``, ``list``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lem.config import DEFAULT_DB
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Training datasets: show, list.", no_args_is_help=True)
+
+
+def _manifest(dataset: str, db: str | None) -> dict[str, Any]:
+    from lem.distill.dataset import read_manifest
+    from lem.errors import InputError, LemError
+    from lem.store import Store
+
+    if Path(dataset).is_dir():
+        return read_manifest(dataset)
+    try:
+        store = Store(db or DEFAULT_DB, create=False)
+    except LemError as exc:
+        raise InputError(
+            f"{dataset}: not a dataset folder, and the store cannot be read ({exc.message})"
+        ) from None
+    try:
+        manifest: dict[str, Any] = store.get_dataset(dataset)["manifest"]
+        return manifest
+    except LemError as exc:
+        raise InputError(exc.message) from None
+    finally:
+        store.close()
+
+
+def _bar(n: int, most: int, width: int = 24) -> str:
+    return "█" * max(1 if n else 0, round(width * n / most)) if most else ""
+
+
+@app.command("show")
+def show(
+    dataset: str = typer.Argument(..., help="Dataset folder, or a dataset id/name in --db."),
+    db: str | None = typer.Option(None, "--db", help="Store to look names up in."),
+) -> None:
+    """Counts per domain and split, the kept scores' distribution, rejections by reason,
+    and where the data came from."""
+    m = _manifest(dataset, db)
+    console = Console()
+    files = m["files"]
+    console.print(
+        f"[bold]dataset {m['dataset_id'][:12]}[/] {m.get('name', '')} ({m.get('kind', '')}): "
+        + ", ".join(f"{s} {files[s]['rows']}" for s in ("train", "valid", "test"))
+    )
+    src = m.get("source") or {}
+    if src:
+        console.print(
+            f"from run {str(src.get('run_id', ''))[:12]} model {src.get('model')} "
+            f"condition {src.get('condition')} samples {src.get('samples')} "
+            f"T={src.get('temperature')} seed {src.get('seed')}"
+        )
+    sel = m.get("selection") or {}
+    if sel:
+        sc = sel.get("scorer", {})
+        console.print(
+            f"selected by {sc.get('id')} v{sc.get('version')} keep {sel.get('keep')} "
+            f"min_score {sel.get('min_score')} per prompt {sel.get('per_prompt')}"
+        )
+    table = Table(title="examples per domain", title_justify="left")
+    for col in ("domain", "train", "valid", "test"):
+        table.add_column(col, justify="left" if col == "domain" else "right")
+    for dom, counts in (m.get("domains") or {}).items():
+        table.add_row(dom, *(str(counts.get(s, 0)) for s in ("train", "valid", "test")))
+    console.print(table)
+    scores = m.get("scores") or {}
+    if scores.get("n"):
+        console.print(
+            "scores: "
+            + "  ".join(f"{k} {scores[k]}" for k in ("n", "mean", "min", "median", "max"))
+        )
+    rejections = m.get("rejections") or {}
+    if rejections:
+        most = max(rejections.values()) if rejections else 0
+        rej = Table(title="rejections", title_justify="left")
+        rej.add_column("reason")
+        rej.add_column("n", justify="right")
+        rej.add_column("")
+        for reason, n in rejections.items():
+            rej.add_row(reason, str(n), _bar(int(n), most))
+        console.print(rej)
+    cont = m.get("contamination") or {}
+    for s in cont.get("sets", []):
+        n = len(s.get("overlaps", []))
+        state = "allowed" if n and cont.get("allowed") else "clean" if not n else "refused"
+        console.print(
+            f"contamination ({cont.get('method')}) vs {s['source']} ({s['probes']} probes): "
+            f"{n} overlapping prompt(s), {state}"
+        )
+
+
+@app.command("list")
+def list_(
+    db: str = typer.Option(DEFAULT_DB, "--db", help="Run store: SQLite path or SQLAlchemy URL."),
+) -> None:
+    """Every dataset recorded in the store."""
+    from lem.store import Store
+
+    store = Store(db, create=False)
+    try:
+        rows = store.list_datasets()
+    finally:
+        store.close()
+    table = Table(title=f"datasets in {store.display_url}", title_justify="left")
+    for col in ("id", "name", "kind", "train", "valid", "test", "created", "path"):
+        table.add_column(col)
+    for r in rows:
+        files = r["manifest"].get("files", {})
+        table.add_row(
+            r["dataset_id"][:12],
+            r["name"],
+            r["kind"],
+            *(str(files.get(s, {}).get("rows", "")) for s in ("train", "valid", "test")),
+            r["created_at"][:19],
+            r["path"],
+        )
+    Console().print(table)
