@@ -167,6 +167,8 @@ def make_config(data: dict[str, Any], *, source: str, schema: type[C] = ABConfig
                 f"{source}: unknown field {field!r}; see `lem {schema.command} --help` for "
                 "the fields"
             ) from None
+        if not err["loc"]:
+            raise InputError(f"{source}: {err['msg'].removeprefix('Value error, ')}") from None
         raise InputError(f"{source}: field {field!r}: {err['msg']}") from None
 
 

@@ -1,5 +1,6 @@
-"""``lem distill``: every field of :class:`~lem.distill.config.DistillConfig` is a flag
-(see :mod:`lem.cli.schema`), plus ``--config`` and ``--quiet``."""
+"""Distil training data: sample answers to training prompts under a kernel condition,
+score them, keep the best, and write them as chat JSONL without the kernel (train, valid,
+test) with lineage and a manifest. Re-running the same command resumes."""
 
 from __future__ import annotations
 

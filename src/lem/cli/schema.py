@@ -73,7 +73,22 @@ def _option(name: str, info: FieldInfo) -> Any:
         text += f" One of: {', '.join(map(str, typing.get_args(base)))}."
     if (origin in (list, dict) or extra.get("pairs")) and "repeat" not in text.lower():
         text += " Repeat the flag" + (" or separate with commas." if extra.get("split") else ".")
+    default = _default_text(info)
+    if default:
+        text += f" [default: {default}]"
     return typer.Option(None, *decls, help=text.strip())
+
+
+def _default_text(info: FieldInfo) -> str:
+    """The field's default as shown in ``--help`` ("" when there is none to show)."""
+    value = info.get_default(call_default_factory=True)
+    if value is None or value == [] or value == {}:
+        return ""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
 
 
 def command_from_model(
