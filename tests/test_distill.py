@@ -458,3 +458,93 @@ def test_distillation_survives_sigkill_without_duplicates(tmp_path: Path) -> Non
     lineage = [json.loads(x) for x in (tmp_path / "ds" / "lineage.jsonl").read_text().splitlines()]
     keys = [x["item_key"] for x in lineage]
     assert len(keys) == len(set(keys)) == 10
+
+
+def _conv_file(tmp_path: Path, lines: list[Any]) -> Path:
+    path = tmp_path / "convs.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    return path
+
+
+def test_conversations_convert_with_splits_and_lineage(tmp_path: Path) -> None:
+    convs = [
+        {
+            "id": f"c{i}",
+            "domain": "A" if i < 6 else "B",
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": f"hello {i}"},
+                {"role": "assistant", "content": f"hi {i}"},
+                {"role": "user", "content": "and?"},
+                {"role": "assistant", "content": "that is all"},
+            ],
+        }
+        for i in range(10)
+    ]
+    convs.append(
+        {"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}
+    )
+    src = _conv_file(tmp_path, convs)
+    res = _cli(
+        "data",
+        "conv",
+        str(src),
+        "--out",
+        str(tmp_path / "ds"),
+        "--system",
+        "drop",
+        "--valid-fraction",
+        "0.2",
+        "--test-fraction",
+        "0.2",
+        "--db",
+        str(tmp_path / "d.db"),
+    )
+    assert res.returncode == 0, res.stderr
+    m = read_manifest(tmp_path / "ds")
+    assert m["kind"] == "conv" and m["counts"]["conversations"] == 11
+    assert m["domains"] == {
+        "A": {"train": 4, "valid": 1, "test": 1},
+        "B": {"train": 2, "valid": 1, "test": 1},
+        "uncategorised": {"train": 1, "valid": 0, "test": 0},
+    }
+    rows = [
+        json.loads(x)["messages"]
+        for s in ("train", "valid", "test")
+        for x in (tmp_path / "ds" / f"{s}.jsonl").read_text().splitlines()
+    ]
+    assert all(r[0]["role"] == "user" for r in rows)  # system dropped
+    assert sorted(len(r) for r in rows) == [2] + [4] * 10
+    lineage = [json.loads(x) for x in (tmp_path / "ds" / "lineage.jsonl").read_text().splitlines()]
+    assert sorted(x["line"] for x in lineage) == list(range(1, 12))
+    assert {x["id"] for x in lineage} >= {"c0", "c9", "convs.jsonl:11"}
+    store = Store(str(tmp_path / "d.db"), create=False)
+    assert store.get_dataset("ds")["dataset_id"] == m["dataset_id"]
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("turns", "message"),
+    [
+        ([{"role": "user", "content": "q"}], "convs.jsonl:2: the last turn is the user's"),
+        (
+            [{"role": "user", "content": "q"}, {"role": "assistant", "content": "  "}],
+            "convs.jsonl:2: turn 2 (assistant) is empty",
+        ),
+        (
+            [{"role": "user", "content": "q"}, {"role": "user", "content": "q2"}],
+            "convs.jsonl:2: turn 2 is user, expected assistant",
+        ),
+        ([{"role": "bot", "content": "q"}], "convs.jsonl:2: turn 1 has role 'bot'"),
+    ],
+)
+def test_a_bad_conversation_is_one_line_and_nothing_is_written(
+    tmp_path: Path, turns: list[dict[str, str]], message: str
+) -> None:
+    good = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    src = _conv_file(tmp_path, [good, {"messages": turns}])
+    res = _cli("data", "conv", str(src), "--out", str(tmp_path / "ds"))
+    assert res.returncode == 2
+    (line,) = res.stderr.strip().splitlines()
+    assert message in line
+    assert not (tmp_path / "ds").exists()

@@ -13,7 +13,52 @@ from lem.config import DEFAULT_DB
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Training datasets: show, list.", no_args_is_help=True)
+app = typer.Typer(help="Training datasets: conv, show, list.", no_args_is_help=True)
+
+
+def _conv(source: Path, **flags: Any) -> None:
+    """Turn multi-turn conversations (user/assistant alternating; JSONL or a JSON list;
+    messages or ShareGPT conversations) into a chat dataset with seeded splits, lineage
+    and a manifest."""
+    from lem.cli.schema import collect
+    from lem.distill.conv import ConvConfig, convert_conversations
+    from lem.errors import InputError
+
+    try:
+        cfg = ConvConfig(**collect(ConvConfig, flags))
+    except ValueError as exc:
+        raise InputError(f"lem data conv: {exc}".splitlines()[0]) from None
+    ds = convert_conversations(source, cfg)
+    files = ds.manifest["files"]
+    verb = "wrote" if ds.created else "unchanged"
+    typer.echo(
+        f"{verb} dataset {ds.dataset_id[:12]} in {ds.path}: train {files['train']['rows']}, "
+        f"valid {files['valid']['rows']}, test {files['test']['rows']}"
+    )
+
+
+def _register_conv() -> None:
+    import inspect
+
+    from lem.cli.schema import command_from_model
+    from lem.distill.conv import ConvConfig
+
+    command = command_from_model(
+        ConvConfig,
+        _conv,
+        before=[
+            inspect.Parameter(
+                "source",
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                default=typer.Argument(..., help="Conversations file (.jsonl or .json)."),
+                annotation=Path,
+            )
+        ],
+    )
+    app.command("conv")(command)
+
+
+_register_conv()
 
 
 def _manifest(dataset: str, db: str | None) -> dict[str, Any]:
