@@ -6,16 +6,29 @@ for LEK v2, the phrases the scorer counted highlighted in the text. Above them, 
 model (filterable) with its mean per condition, mean paired Δ and regressed/rescued counts,
 the same numbers and strings as ``report.md``.
 
+Layout: this module builds the data and a plain context for the header (title, counts,
+the per-model table's printed strings, the summary's scalar fields); the summary is read
+only by ``_summary_band``, ``_summary_fields`` and ``_report_numbers`` (whose per-model
+entries ``_model_table_rows`` reads). Jinja2 renders the page from package files in
+``templates/``: ``viewer.html.j2`` (skeleton, header, controls), with ``viewer.css`` and
+``viewer.js`` read through :mod:`importlib.resources` and inlined verbatim. The template
+and the assets are loaded once per process, on first use.
+
 Everything (CSS, vanilla JS, data) is inline: the file opens from disk with no network,
-and a Content-Security-Policy only lets the viewer's own script run. Response text is
-untrusted: the script builds the DOM with ``textContent`` only, so it is never parsed as
-HTML, and the static header escapes every label.
+and a Content-Security-Policy only lets the viewer's own script run (the SHA-256 of
+``viewer.js``'s bytes). Response text is untrusted: the script builds the DOM with
+``textContent`` only, so it is never parsed as HTML. The template autoescapes every label
+of the static header (the escaping is :func:`html.escape`'s, quotes included, see
+``_finalize``); only the packaged CSS and JS, the CSP and the base64 payload are inserted
+as trusted markup.
 
 Scale: the responses travel compressed (JSON, deflated with zlib, base64; the page inflates
-them with the browser's ``DecompressionStream``), about a third of the raw size. Rows are
-rendered page by page, and phrases are highlighted only in the rows being shown: the page
-carries the scorer's patterns (translated to JavaScript regular expressions) instead of
-precomputed spans. 10,000 responses of several thousand characters stay responsive.
+them with the browser's ``DecompressionStream``), about a third of the raw size. The page
+is streamed: :func:`write_page` writes the template's chunks as they are generated, the
+payload as one of them, never one string of the whole page. Rows are rendered page by
+page, and phrases are highlighted only in the rows being shown: the page carries the
+scorer's patterns (translated to JavaScript regular expressions) instead of precomputed
+spans. 10,000 responses of several thousand characters stay responsive.
 
 Numbers are formatted by :mod:`lem.numfmt`'s rule; the script carries the same rule.
 Output is deterministic: the same records, summary, title and scorer give a byte-identical
@@ -25,20 +38,27 @@ file (stable ordering, sorted JSON keys, fixed compression level, no timestamps)
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
+import importlib.resources
 import json
 import math
 import re
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
 
 from lem.defaults import is_baseline
 from lem.numfmt import fmt_delta, fmt_mean
 from lem.report.model import ResponseRecord
 from lem.scoring.base import HighlightRule, default_scorer
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = [
     "decode_payload",
@@ -68,6 +88,10 @@ _SIGNAL_COLOURS: dict[str, str] = {
     "questioning": "#cfdcff",
 }
 _EXTRA_COLOURS: tuple[str, ...] = ("#e6f59d", "#f5c6ff", "#c3f0ff", "#ffd9d9", "#d8ffd0")
+_CHUNK = 1 << 16
+"""Template output shorter than this is joined before it is written (see write_page)."""
+_TEMPLATES = "templates"
+"""The package folder (of ``lem.report``) holding the page template, CSS and JS."""
 _CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; script-src '{script_hash}'; "
     "img-src data:; base-uri 'none'; form-action 'none'"
@@ -204,10 +228,21 @@ def write_page(
     *,
     title: str,
 ) -> None:
-    """Write the page for :func:`viewer_data` ``data`` and its :func:`encode_payload`."""
+    """Write the page for :func:`viewer_data` ``data`` and its :func:`encode_payload`.
+
+    Streamed: the template's small chunks (thousands of them in a large per-model table)
+    are joined up to the next large one, which (the payload) is written on its own."""
+    pending: list[str] = []
     with out_path.open("wb") as fh:
         for part in _page_parts(data, payload, summary, title=title):
+            if len(part) < _CHUNK:
+                pending.append(part)
+                continue
+            if pending:
+                fh.write("".join(pending).encode("utf-8", "backslashreplace"))
+                pending.clear()
             fh.write(part.encode("utf-8", "backslashreplace"))
+        fh.write("".join(pending).encode("utf-8", "backslashreplace"))
 
 
 def viewer_html(
@@ -225,23 +260,15 @@ def viewer_html(
 def _page_parts(
     data: Mapping[str, Any], payload: str, summary: Mapping[str, Any], *, title: str
 ) -> Iterator[str]:
-    digest = base64.b64encode(hashlib.sha256(_JS.encode()).digest()).decode()
-    csp = _CSP.format(script_hash="sha256-" + digest)
-    css = _CSS + _signal_css(data["highlight"])
-    yield (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        '<meta name="generator" content="lem report">\n'
-        f"<title>{_esc(title)}</title>\n<style>{css}</style>\n</head>\n<body>\n"
+    """The page, chunk by chunk as the template generates it (the payload is one chunk)."""
+    css, js, csp = _assets()
+    return _template().generate(
+        csp=csp,
+        css=css,
+        js=js,
+        payload=Markup(payload),
+        **_page_context(data, summary, title=title),
     )
-    yield _header_html(data, summary, title=title)
-    yield _CONTROLS_HTML
-    yield '<script type="application/octet-stream" id="lem-data" data-encoding="deflate-base64">'
-    yield payload
-    yield "</script>\n<script>"
-    yield _JS
-    yield "</script>\n</body>\n</html>\n"
 
 
 def encode_payload(data: Mapping[str, Any]) -> str:
@@ -393,15 +420,12 @@ def _colour(signal: str, index: int) -> str:
     return _SIGNAL_COLOURS.get(signal, _EXTRA_COLOURS[index % len(_EXTRA_COLOURS)])
 
 
-def _signal_css(highlight: Sequence[str]) -> str:
-    return "".join(f".s{i}{{background:{_colour(s, i)}}}" for i, s in enumerate(highlight))
+def _signal_colours(highlight: Sequence[str]) -> list[str]:
+    """The highlight colour of each signal in ``highlight`` (the page's ``.s<k>`` rules)."""
+    return [_colour(s, i) for i, s in enumerate(highlight)]
 
 
-def _esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-# ---- the static header ---------------------------------------------------------------------
+# ---- the static header: a plain context for the template ---------------------------------
 
 
 def _summary_band(summary: Mapping[str, Any] | None) -> float:
@@ -409,6 +433,16 @@ def _summary_band(summary: Mapping[str, Any] | None) -> float:
     settings = (summary or {}).get("settings")
     band = settings.get("band") if isinstance(settings, Mapping) else None
     return float(band) if isinstance(band, int | float) and band >= 0 else 0.5
+
+
+def _summary_fields(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The summary's top-level scalar fields (string keys, sorted; at most 16) as text."""
+    scalars = [
+        (k, v)
+        for k, v in sorted((k, v) for k, v in summary.items() if isinstance(k, str))
+        if isinstance(v, str | int | float | bool) or v is None
+    ][:16]
+    return [(k, str(v)) for k, v in scalars]
 
 
 def _report_numbers(
@@ -487,594 +521,112 @@ def _model_table_rows(
     return per_model
 
 
-def _header_html(data: Mapping[str, Any], summary: Mapping[str, Any], *, title: str) -> str:
-    """The static header: title, counts, the per-model table and the summary's top-level
-    scalar fields."""
+def _model_table(data: Mapping[str, Any], summary: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The per-model table as plain values: the reference condition, the band, the column
+    groups and per model its label, counts and per condition the printed numbers (the
+    labels are escaped by the template)."""
     conditions: list[str] = data["conditions"]
-    models: list[str] = data["models"]
     base = data["baseline"]
+    if not data["models"] or not conditions:
+        return None
     band = _summary_band(summary)
-    n_records = sum(
-        len(cell["samples"])
-        for probe in data["probes"]
-        for row in probe["rows"]
-        for cell in row["c"]
-        if cell is not None
-    )
-    n_failed = sum(
-        1
-        for probe in data["probes"]
-        for row in probe["rows"]
-        for cell in row["c"]
-        if cell is not None
-        for s in cell["samples"]
-        if s["s"] is None
-    )
-    n = len(conditions)
-    out = [f'<header class="top">\n<h1>{_esc(title)}</h1>\n']
-    meta = [
-        f"scorer <b>{_esc(data['scorer'])}</b>",
-        f"{len(data['probes'])} probes",
-        f"{len(models)} model{'s' if len(models) != 1 else ''}",
-        f"{n} condition{'s' if n != 1 else ''}",
-        f"{n_records} responses",
-        f"{n_failed} failed",
-    ]
-    out.append('<p class="meta">' + " · ".join(meta) + "</p>\n")
-    if models and n:
-        rows = _model_table_rows(data, summary, band)
-        ref = "" if is_baseline(conditions[base]) else " (reference)"
-        out.append(
-            '<section class="per-model" id="per-model">\n<div class="table-head">'
-            f"<b>Per model</b> ({len(models)}): mean score per condition; Δ: mean paired "
-            f"difference from {_esc(conditions[base])}{ref} over n probes; ↓/↑: probes "
-            f"regressed (Δ &lt; −{band:g}) / rescued (Δ &gt; {band:g}). Click a model to "
-            'show its responses. <label>Filter <input id="f-model-table" type="search" '
-            'placeholder="model name"></label> <span id="model-count"></span></div>\n'
-            '<div class="table-wrap"><table class="overview" id="model-table"><thead><tr>'
-            '<th rowspan="2">model</th><th rowspan="2">probes</th><th rowspan="2">failed</th>'
-        )
-        for i, cond in enumerate(conditions):
-            span = 1 if i == base else 3
-            out.append(f'<th colspan="{span}">{_esc(cond)}</th>')
-        out.append("</tr><tr>")
-        for i in range(n):
-            out.append("<th>mean</th>" if i == base else "<th>mean</th><th>Δ (n)</th><th>↓/↑</th>")
-        out.append("</tr></thead><tbody>\n")
-        for m, row in enumerate(rows):
-            out.append(
-                f'<tr data-model="{m}"><th><button type="button" class="pick" data-model="{m}">'
-                f"{_esc(row['model'])}</button></th><td>{row['probes']}</td>"
-                f"<td>{row['failed']}</td>"
-            )
-            for i, cell in enumerate(row["cells"]):
-                out.append(f"<td>{fmt_mean(cell['mean'])}</td>")
-                if i == base:
-                    continue
+    rows = []
+    for row in _model_table_rows(data, summary, band):
+        cells = []
+        for i, cell in enumerate(row["cells"]):
+            out: dict[str, Any] = {"mean": fmt_mean(cell["mean"]), "base": i == base}
+            if i != base:
                 delta = cell.get("delta")
-                cls = "" if delta is None else " neg" if delta < 0 else " pos" if delta > 0 else ""
+                sign = "" if delta is None else " neg" if delta < 0 else " pos" if delta > 0 else ""
                 n_text = f" ({cell['n']})" if delta is not None else ""
-                out.append(f'<td class="num{cls}">{fmt_delta(delta)}{n_text}</td>')
-                updown = f"{cell['down']}/{cell['up']}" if delta is not None else "—"
-                out.append(f"<td>{updown}</td>")
-            out.append("</tr>\n")
-        out.append("</tbody></table></div>\n</section>\n")
-    scalars = [
-        (k, v)
-        for k, v in sorted((k, v) for k, v in summary.items() if isinstance(k, str))
-        if isinstance(v, str | int | float | bool) or v is None
-    ][:16]
-    if scalars:
-        out.append('<p class="meta summary-fields">')
-        out.append(" · ".join(f"{_esc(k)}: <b>{_esc(v)}</b>" for k, v in scalars))
-        out.append("</p>\n")
-    out.append("</header>\n")
-    return "".join(out)
-
-
-_CONTROLS_HTML = """\
-<nav class="controls" id="controls">
-<label>Domain <select id="f-domain"><option value="">all domains</option></select></label>
-<label>Model <select id="f-model"><option value="">all models</option></select></label>
-<label>Search <input id="f-search" type="search" placeholder="probe id or prompt"></label>
-<label>Sort <select id="f-sort">
-<option value="id">probe id</option>
-<option value="domain">domain</option>
-<option value="regression">largest regression</option>
-<option value="rescue">largest rescue</option>
-</select></label>
-<label><input id="f-reg" type="checkbox"> only regressions below
-<input id="f-reg-x" type="number" value="-5" step="0.5"></label>
-<label>Rows/page <select id="f-page-size">
-<option>10</option><option>25</option><option selected>50</option><option>100</option>
-<option>250</option></select></label>
-<label><input id="f-expand" type="checkbox"> full texts</label>
-</nav>
-<div class="legend" id="legend"></div>
-<div class="pager" id="pager-top"></div>
-<main id="probes"><div class="empty" id="status">Loading the responses…</div></main>
-<div class="pager" id="pager-bottom"></div>
-<noscript><p class="error">This viewer needs JavaScript.</p></noscript>
-"""
-
-_CSS = """
-:root{--fg:#1d2330;--muted:#667085;--line:#d9dee7;--bg:#f6f7f9;--card:#fff;--neg:#b42318;
---pos:#067647;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg)}
-body{margin:0;background:var(--bg)}
-header.top{padding:14px 20px 6px;background:#fff;border-bottom:1px solid var(--line)}
-h1{font-size:20px;margin:0 0 4px}
-.meta{color:var(--muted);margin:2px 0 8px}
-.meta b{color:var(--fg)}
-.table-head{color:var(--muted);margin:4px 0;font-size:13px}
-.table-head b{color:var(--fg)}
-.table-head input{font:inherit;padding:1px 4px;width:14em}
-.table-wrap{max-height:40vh;overflow:auto;border:1px solid var(--line);margin:4px 0 10px;
-width:fit-content;max-width:100%}
-table.overview{border-collapse:collapse;font-size:13px;font-variant-numeric:tabular-nums}
-table.overview th,table.overview td{border:1px solid var(--line);padding:2px 8px;text-align:right;
-white-space:nowrap}
-table.overview tbody th{text-align:left;font-weight:normal}
-table.overview thead th{background:#eef1f6;text-align:center;position:sticky;top:0;z-index:1}
-table.overview thead tr+tr th{top:1.6em}
-table.overview tr.sel{background:#fff6d6}
-button.pick{font:inherit;border:0;background:none;padding:0;color:#1849a9;cursor:pointer;
-text-align:left}
-button.pick:hover{text-decoration:underline}
-.neg{color:var(--neg)}.pos{color:var(--pos)}
-nav.controls{position:sticky;top:0;z-index:5;display:flex;flex-wrap:wrap;gap:8px 16px;
-align-items:center;padding:8px 20px;background:#fff;border-bottom:1px solid var(--line);
-box-shadow:0 1px 3px rgba(0,0,0,.05)}
-nav.controls label{display:flex;align-items:center;gap:5px;color:var(--muted)}
-nav.controls select,nav.controls input{font:inherit;padding:2px 4px}
-#f-search{width:16em}#f-reg-x{width:5em}#f-model{max-width:28em}
-.legend{display:flex;flex-wrap:wrap;gap:4px 10px;padding:6px 20px;font-size:12px}
-.legend label{display:flex;align-items:center;gap:3px;cursor:pointer}
-.legend .sw{display:inline-block;padding:0 5px;border-radius:3px}
-.pager{display:flex;gap:10px;align-items:center;padding:6px 20px;color:var(--muted)}
-.pager button{font:inherit;padding:2px 10px}
-main{padding:0 20px 10px}
-section.probe{background:var(--card);border:1px solid var(--line);border-radius:8px;
-margin:10px 0;padding:10px 12px}
-section.probe>h2{font-size:15px;margin:0 0 4px;display:flex;gap:10px;align-items:baseline}
-.pid{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
-.cat{font-size:12px;font-weight:normal;background:#eef1f6;border-radius:10px;padding:1px 8px}
-.cont{font-size:12px;font-weight:normal;color:var(--muted)}
-.prompt{margin:0 0 8px;padding:6px 10px;background:#f3f5f8;border-left:3px solid #98a2b3;
-white-space:pre-wrap}
-.model-row{margin-top:8px;content-visibility:auto;contain-intrinsic-size:auto 420px}
-.model-name{font-weight:600;font-size:13px;margin:0 0 4px;color:#344054;overflow-wrap:anywhere}
-.cells{display:grid;gap:8px;overflow-x:auto}
-article.cell{border:1px solid var(--line);border-radius:6px;padding:6px 8px;min-width:0;
-display:flex;flex-direction:column;overflow:hidden}
-article.cell.failed{border-color:#f3b4ae;background:#fffafa}
-article.cell.missing{opacity:.6}
-.cell-head{display:flex;flex-wrap:wrap;gap:6px;align-items:baseline;margin-bottom:4px}
-.cond{font-weight:600;overflow-wrap:anywhere}
-.score{font-variant-numeric:tabular-nums;background:#eef1f6;border-radius:4px;padding:0 5px}
-.delta{font-variant-numeric:tabular-nums;font-weight:600}
-.delta.base{color:var(--muted);font-weight:normal;font-style:italic}
-.sample-head{font-size:12px;color:var(--muted);margin-top:4px}
-.error{color:var(--neg);font-family:ui-monospace,monospace;font-size:12px;white-space:pre-wrap;
-margin:2px 0}
-pre.resp{white-space:pre-wrap;overflow-wrap:anywhere;font:13px/1.45 system-ui,sans-serif;
-margin:0 0 6px;max-height:22em;overflow:auto;padding-right:4px}
-body.expand pre.resp{max-height:none}
-pre.resp mark{color:inherit;border-radius:2px;padding:0}
-pre.resp mark.multi{box-shadow:inset 0 -2px 0 rgba(0,0,0,.35)}
-.sig{display:grid;grid-template-columns:repeat(auto-fill,minmax(12.5em,1fr));gap:0 10px;
-font-size:11px;margin-top:auto;padding-top:6px;font-variant-numeric:tabular-nums;min-width:0}
-.sig>span{display:flex;gap:4px;justify-content:space-between;border-top:1px solid #eef0f4;
-min-width:0}
-.sig .nm{overflow-wrap:anywhere;min-width:0}
-.sig .v{white-space:nowrap}
-.sig .z{color:#b0b7c3}
-.sig .sw{display:inline-block;width:8px;height:8px;border-radius:2px;margin-right:3px}
-.sig .up{color:var(--pos)}.sig .down{color:var(--neg)}
-.empty{padding:30px;text-align:center;color:var(--muted)}
-"""
-
-_JS = r"""
-"use strict";
-(function () {
-  // One rounding rule (lem.numfmt): half away from zero on the shortest decimal form.
-  function fmtFixed(x, places, signed) {
-    if (x === null || x === undefined || Number.isNaN(x)) return "—";
-    if (!Number.isFinite(x)) return x > 0 ? (signed ? "+∞" : "∞") : "-∞";
-    let s = String(Math.abs(x)), exp = 0;
-    const e = s.indexOf("e");
-    if (e >= 0) { exp = Number(s.slice(e + 1)); s = s.slice(0, e); }
-    const dot = s.indexOf(".");
-    let digits = dot < 0 ? s : s.slice(0, dot) + s.slice(dot + 1);
-    let point = (dot < 0 ? s.length : dot) + exp;
-    if (point < 0) { digits = "0".repeat(-point) + digits; point = 0; }
-    const keep = point + places;
-    if (digits.length < keep) digits += "0".repeat(keep - digits.length);
-    const head = digits.slice(0, keep).split("").map(Number);
-    if (digits.length > keep && digits[keep] >= "5") {
-      let k = head.length - 1;
-      while (k >= 0 && head[k] === 9) { head[k] = 0; k--; }
-      if (k >= 0) head[k] += 1; else head.unshift(1);
-    }
-    const cut = head.length - places;
-    let ip = head.slice(0, cut).join("").replace(/^0+(?=\d)/, "") || "0";
-    let out = ip + (places ? "." + head.slice(cut).join("") : "");
-    if (x < 0 && /[1-9]/.test(out)) out = "-" + out;
-    if (signed && out[0] !== "-") out = "+" + out;
-    return out;
-  }
-  function fmt(x) { return fmtFixed(x, 2, false); }
-  function signed(x) { return fmtFixed(x, 2, true); }
-  function fmtSignal(v) { return Number.isInteger(v) ? String(v) : fmt(v); }
-
-  function el(tag, cls, text) {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined && text !== null) e.textContent = String(text);
-    return e;
-  }
-  function cmpStr(a, b) { return a < b ? -1 : a > b ? 1 : 0; }
-
-  async function decode(node) {
-    const bin = atob(node.textContent.trim());
-    const bytes = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
-    return JSON.parse(await new Response(stream).text());
-  }
-
-  function compileRules(rules) {
-    return rules.map((r) => ({ k: r.k, re: new RegExp(r.source, r.flags), start: r.start,
-      shift: r.shift }));
-  }
-  // Every match of the scorer's patterns in text: flat [start, end, signal, ...] in UTF-16
-  // units; computed only for the responses being shown.
-  function spansOf(rules, text) {
-    const out = [];
-    for (const r of rules) {
-      if (r.start) {
-        const m = r.re.exec(text);
-        if (m) out.push(0, m[0].length, r.k);
-        continue;
-      }
-      let off = 0;
-      if (r.shift && text.length) off = text.codePointAt(0) > 0xffff ? 2 : 1;
-      const subject = off ? text.slice(off) : text;
-      for (const m of subject.matchAll(r.re)) {
-        out.push(m.index + off, m.index + off + m[0].length, r.k);
-      }
-    }
-    return out;
-  }
-
-  function start(D) {
-    const NC = D.conditions.length;
-    const BASE = D.baseline;
-    const HL = D.highlight;
-    const RULES = compileRules(D.rules);
-    const hidden = new Set();
-    const state = { domain: "", model: "", query: "", sort: "id", reg: false, regX: -5,
-      pageSize: 50, page: 0 };
-    window.lemViewer = { spans: (t) => spansOf(RULES, t), format: fmtFixed };
-
-    const probes = D.probes.map((p, i) => ({ p: p, i: i,
-      key: (p.id + "\n" + p.prompt).toLowerCase() }));
-
-    function visibleRows(p) {
-      if (state.model === "") return p.rows;
-      const m = Number(state.model);
-      return p.rows.filter((r) => r.m === m);
-    }
-    function extremes(rows) {
-      let lo = null, hi = null;
-      for (const r of rows) for (const c of r.c) {
-        if (!c || c.delta === null || c.delta === undefined) continue;
-        lo = lo === null ? c.delta : Math.min(lo, c.delta);
-        hi = hi === null ? c.delta : Math.max(hi, c.delta);
-      }
-      return [lo, hi];
+                out.update(
+                    sign=sign,
+                    delta=f"{fmt_delta(delta)}{n_text}",
+                    updown=f"{cell['down']}/{cell['up']}" if delta is not None else "—",
+                )
+            cells.append(out)
+        rows.append(
+            {
+                "model": row["model"],
+                "probes": row["probes"],
+                "failed": row["failed"],
+                "cells": cells,
+            }
+        )
+    return {
+        "reference": conditions[base],
+        "is_baseline": is_baseline(conditions[base]),
+        "band": f"{band:g}",
+        "conditions": [{"name": c, "base": i == base} for i, c in enumerate(conditions)],
+        "rows": rows,
     }
 
-    function selection() {
-      const terms = state.query.toLowerCase().split(/\s+/).filter(Boolean);
-      const out = [];
-      for (const e of probes) {
-        if (state.domain !== "" && e.p.category !== state.domain) continue;
-        if (terms.some((t) => e.key.indexOf(t) < 0)) continue;
-        const rows = visibleRows(e.p);
-        if (!rows.length) continue;
-        const ex = extremes(rows);
-        if (state.reg && !(ex[0] !== null && ex[0] < state.regX)) continue;
-        out.push({ e: e, rows: rows, lo: ex[0], hi: ex[1] });
-      }
-      const nullsLast = (a, b, f) => (a === null) - (b === null) || (a === null ? 0 : f(a, b));
-      const by = {
-        id: (a, b) => a.e.i - b.e.i,
-        domain: (a, b) => cmpStr(a.e.p.category, b.e.p.category) || a.e.i - b.e.i,
-        regression: (a, b) => nullsLast(a.lo, b.lo, (x, y) => x - y) || a.e.i - b.e.i,
-        rescue: (a, b) => nullsLast(a.hi, b.hi, (x, y) => y - x) || a.e.i - b.e.i,
-      }[state.sort];
-      out.sort(by);
-      return out;
+
+def _page_context(
+    data: Mapping[str, Any], summary: Mapping[str, Any], *, title: str
+) -> dict[str, Any]:
+    """What the template shows besides the assets and the payload: title, counts, the
+    per-model table and the summary's top-level scalar fields."""
+    cells = [
+        cell
+        for probe in data["probes"]
+        for row in probe["rows"]
+        for cell in row["c"]
+        if cell is not None
+    ]
+    return {
+        "title": title,
+        "scorer": data["scorer"],
+        "colours": _signal_colours(data["highlight"]),
+        "n_probes": len(data["probes"]),
+        "n_models": len(data["models"]),
+        "n_conditions": len(data["conditions"]),
+        "n_records": sum(len(cell["samples"]) for cell in cells),
+        "n_failed": sum(1 for cell in cells for s in cell["samples"] if s["s"] is None),
+        "table": _model_table(data, summary),
+        "summary_fields": _summary_fields(summary),
     }
 
-    // Pages of about pageSize model rows; a probe with more rows than fit continues on
-    // the next page, so a page never holds more than pageSize rows.
-    function paginate(items) {
-      const pages = [];
-      let cur = [], rows = 0;
-      for (const it of items) {
-        for (let k = 0; k < it.rows.length;) {
-          const take = Math.min(it.rows.length - k, state.pageSize - rows);
-          cur.push({ e: it.e, rows: it.rows.slice(k, k + take), more: k > 0 });
-          k += take;
-          rows += take;
-          if (rows >= state.pageSize) { pages.push(cur); cur = []; rows = 0; }
-        }
-      }
-      if (cur.length) pages.push(cur);
-      return pages;
-    }
 
-    function highlighted(text) {
-      const frag = document.createDocumentFragment();
-      const flat = RULES.length ? spansOf(RULES, text) : [];
-      const spans = [];
-      for (let k = 0; k + 2 < flat.length; k += 3) {
-        if (!hidden.has(flat[k + 2]) && flat[k + 1] > flat[k]) {
-          spans.push([flat[k], flat[k + 1], flat[k + 2]]);
-        }
-      }
-      if (!spans.length) { frag.append(text); return frag; }
-      const cuts = new Set([0, text.length]);
-      for (const s of spans) { cuts.add(s[0]); cuts.add(s[1]); }
-      const xs = Array.from(cuts).sort((a, b) => a - b);
-      spans.sort((a, b) => a[0] - b[0]);
-      let first = 0;
-      for (let j = 0; j + 1 < xs.length; j++) {
-        const a = xs[j], b = xs[j + 1];
-        const seg = text.slice(a, b);
-        while (first < spans.length && spans[first][1] <= a) first++;
-        const on = [];
-        for (let q = first; q < spans.length && spans[q][0] <= a; q++) {
-          const s = spans[q];
-          if (b <= s[1] && on.indexOf(s[2]) < 0) on.push(s[2]);
-        }
-        if (!on.length) { frag.append(seg); continue; }
-        on.sort((x, y) => x - y);
-        const m = el("mark", "s" + on[0] + (on.length > 1 ? " multi" : ""), seg);
-        const names = on.map((k) => HL[k]);
-        m.dataset.signals = names.join(" ");
-        m.title = names.join(", ");
-        frag.append(m);
-      }
-      return frag;
-    }
+# ---- the templates -------------------------------------------------------------------------
 
-    function baselineSignals(row) {
-      const cell = row.c[BASE];
-      if (!cell) return null;
-      const ok = cell.samples.filter((s) => s.s !== null);
-      if (!ok.length) return null;
-      return D.signals.map((_, k) => {
-        const vals = ok.map((s) => s.g[k]).filter((v) => v !== null);
-        return vals.length ? vals.reduce((x, y) => x + y, 0) / vals.length : null;
-      });
-    }
 
-    function signalList(sample, base) {
-      const box = el("div", "sig");
-      D.signals.forEach((name, k) => {
-        const v = sample.g[k];
-        if (v === null) return;
-        const item = el("span", v === 0 ? "z" : "");
-        item.dataset.signal = name;
-        const n = el("span", "nm");
-        const h = HL.indexOf(name);
-        if (h >= 0) n.append(el("span", "sw s" + h));
-        n.append(name);
-        const vc = el("span", "v", fmtSignal(v));
-        if (base && base[k] !== null && v !== base[k]) {
-          vc.append(el("span", v > base[k] ? "up" : "down", v > base[k] ? "▲" : "▼"));
-          vc.title = "baseline " + fmtSignal(base[k]);
-        }
-        item.append(n, vc);
-        box.append(item);
-      });
-      return box.childNodes.length ? box : null;
-    }
+def _finalize(value: object) -> object:
+    """Every ``{{ … }}`` of the template: trusted markup as it is, anything else escaped
+    with :func:`html.escape` (``quote=True``). Autoescape stays on; this only picks
+    ``&quot;`` and ``&#x27;`` for quotes (markupsafe writes ``&#34;`` and ``&#39;``), the
+    entities the viewer has always written, so its bytes do not change."""
+    if hasattr(value, "__html__"):
+        return value
+    return Markup(html.escape(str(value), quote=True))
 
-    function renderCell(cell, ci, base) {
-      const art = el("article", "cell");
-      art.dataset.condition = D.conditions[ci];
-      const head = el("div", "cell-head");
-      head.append(el("span", "cond", D.conditions[ci]));
-      art.append(head);
-      if (!cell) {
-        art.classList.add("missing");
-        head.append(el("span", "score", "no response"));
-        return art;
-      }
-      if (cell.score === null) art.classList.add("failed");
-      const sc = el("span", "score", cell.score === null ? "failed" : fmt(cell.score));
-      sc.title = "score";
-      head.append(sc);
-      if (ci === BASE) {
-        if (!/^baseline(:|$)/.test(D.conditions[ci])) {
-          head.append(el("span", "delta base", "reference"));
-        }
-      } else if (cell.delta !== null) {
-        const d = el("span", "delta " + (cell.delta < 0 ? "neg" : cell.delta > 0 ? "pos" : ""),
-          "Δ " + signed(cell.delta));
-        d.title = "score minus this model's baseline score";
-        head.append(d);
-      } else head.append(el("span", "delta base", "Δ n/a"));
-      for (const s of cell.samples) {
-        if (D.multiSample) {
-          art.append(el("div", "sample-head",
-            "sample " + s.n + " · " + (s.s === null ? "failed" : fmt(s.s))));
-        }
-        if (s.s === null) art.append(el("div", "error", "error: " + (s.e || "no score")));
-        const pre = el("pre", "resp");
-        pre.append(s.s !== null && s.t ? highlighted(s.t) : s.t);
-        art.append(pre);
-        const t = s.s === null ? null : signalList(s, ci === BASE ? null : base);
-        if (t) art.append(t);
-      }
-      return art;
-    }
 
-    function renderProbe(item, continued) {
-      const p = item.e.p;
-      const sec = el("section", "probe");
-      sec.dataset.probeId = p.id;
-      sec.dataset.category = p.category;
-      const h = el("h2");
-      h.append(el("span", "pid", p.id), el("span", "cat", p.category));
-      if (continued) h.append(el("span", "cont", "(continued)"));
-      sec.append(h, el("p", "prompt", p.prompt));
-      for (const row of item.rows) {
-        const div = el("div", "model-row");
-        div.dataset.model = D.models[row.m];
-        div.append(el("div", "model-name", D.models[row.m]));
-        const cells = el("div", "cells");
-        cells.style.gridTemplateColumns = "repeat(" + NC + ", minmax(13em, 1fr))";
-        const base = baselineSignals(row);
-        for (let ci = 0; ci < NC; ci++) cells.append(renderCell(row.c[ci], ci, base));
-        div.append(cells);
-        sec.append(div);
-      }
-      return sec;
-    }
+@functools.cache
+def _template() -> jinja2.Template:
+    """The page template, compiled once per process."""
+    import jinja2
 
-    function pager(node, nPages, nProbes, nRows) {
-      node.replaceChildren();
-      const prev = el("button", "", "‹ prev");
-      prev.disabled = state.page <= 0;
-      prev.addEventListener("click", () => go(state.page - 1));
-      const next = el("button", "", "next ›");
-      next.disabled = state.page >= nPages - 1;
-      next.addEventListener("click", () => go(state.page + 1));
-      const info = el("span", "page-info",
-        "page " + (nPages ? state.page + 1 : 0) + " / " + nPages + " · " + nProbes +
-        " probe" + (nProbes === 1 ? "" : "s") + " · " + nRows + " model row" +
-        (nRows === 1 ? "" : "s"));
-      node.append(prev, info, next);
-    }
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("lem.report", _TEMPLATES),
+        autoescape=True,
+        finalize=_finalize,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    return env.get_template("viewer.html.j2")
 
-    let lastPages = [];
-    function render() {
-      const items = selection();
-      const pages = paginate(items);
-      lastPages = pages;
-      if (state.page >= pages.length) state.page = Math.max(0, pages.length - 1);
-      const main = document.getElementById("probes");
-      main.replaceChildren();
-      const page = pages[state.page] || [];
-      for (const item of page) main.append(renderProbe(item, item.more));
-      if (!page.length) main.append(el("div", "empty", "No probes match."));
-      const nRows = items.reduce((n, it) => n + it.rows.length, 0);
-      pager(document.getElementById("pager-top"), pages.length, items.length, nRows);
-      pager(document.getElementById("pager-bottom"), pages.length, items.length, nRows);
-      markModel();
-    }
-    function go(page) {
-      if (page < 0 || page >= lastPages.length) return;
-      state.page = page;
-      render();
-      document.getElementById("controls").scrollIntoView();
-    }
 
-    function fill(id, values, labels) {
-      const sel = document.getElementById(id);
-      values.forEach((v, k) => {
-        const o = el("option", "", labels[k]);
-        o.value = v;
-        sel.append(o);
-      });
-    }
-    const catCount = {};
-    for (const p of D.probes) catCount[p.category] = (catCount[p.category] || 0) + 1;
-    fill("f-domain", D.categories, D.categories.map((c) => c + " (" + catCount[c] + ")"));
-    fill("f-model", D.models.map((_, k) => String(k)), D.models);
-
-    const legend = document.getElementById("legend");
-    if (HL.length) {
-      legend.append(el("span", "", "Highlighted matches:"));
-      HL.forEach((name, k) => {
-        const lab = el("label");
-        const cb = el("input");
-        cb.type = "checkbox";
-        cb.checked = true;
-        cb.dataset.signal = name;
-        cb.addEventListener("change", () => {
-          if (cb.checked) hidden.delete(k); else hidden.add(k);
-          render();
-        });
-        lab.append(cb, el("span", "sw s" + k, name));
-        legend.append(lab);
-      });
-    } else legend.hidden = true;
-
-    // the per-model table: filter by name, click a model to show its responses
-    const table = document.getElementById("model-table");
-    const count = document.getElementById("model-count");
-    function markModel() {
-      if (!table) return;
-      for (const tr of table.tBodies[0].rows) {
-        tr.classList.toggle("sel", tr.dataset.model === state.model);
-      }
-    }
-    function filterTable(q) {
-      if (!table) return;
-      const terms = q.toLowerCase().split(/\s+/).filter(Boolean);
-      let shown = 0;
-      for (const tr of table.tBodies[0].rows) {
-        const name = D.models[Number(tr.dataset.model)].toLowerCase();
-        tr.hidden = terms.some((t) => name.indexOf(t) < 0);
-        if (!tr.hidden) shown++;
-      }
-      count.textContent = terms.length ? shown + " of " + D.models.length + " shown" : "";
-    }
-    if (table) {
-      document.getElementById("f-model-table").addEventListener("input",
-        (e) => filterTable(e.target.value));
-      table.addEventListener("click", (e) => {
-        const b = e.target.closest("button.pick");
-        if (!b) return;
-        state.model = b.dataset.model;
-        document.getElementById("f-model").value = state.model;
-        state.page = 0;
-        render();
-        document.getElementById("controls").scrollIntoView();
-      });
-    }
-
-    function bind(id, ev, fn) {
-      document.getElementById(id).addEventListener(ev, (e) => { fn(e.target); state.page = 0;
-        render(); });
-    }
-    bind("f-domain", "change", (t) => { state.domain = t.value; });
-    bind("f-model", "change", (t) => { state.model = t.value; });
-    bind("f-search", "input", (t) => { state.query = t.value; });
-    bind("f-sort", "change", (t) => { state.sort = t.value; });
-    bind("f-reg", "change", (t) => { state.reg = t.checked; });
-    bind("f-reg-x", "input", (t) => {
-      const x = parseFloat(t.value);
-      state.regX = isNaN(x) ? 0 : x;
-    });
-    bind("f-page-size", "change", (t) => { state.pageSize = Number(t.value) || 50; });
-    document.getElementById("f-expand").addEventListener("change", (e) => {
-      document.body.classList.toggle("expand", e.target.checked);
-    });
-    render();
-    document.body.dataset.ready = "1";
-  }
-
-  decode(document.getElementById("lem-data")).then(start).catch((err) => {
-    const status = document.getElementById("status");
-    if (status) status.textContent = "Could not read the embedded responses: " + err;
-    document.body.dataset.ready = "error";
-    throw err;
-  });
-})();
-"""
+@functools.cache
+def _assets() -> tuple[Markup, Markup, Markup]:
+    """The packaged stylesheet and script, and the Content-Security-Policy that lets only
+    that script run (its SHA-256, over the file's bytes: the script element holds them
+    exactly)."""
+    folder = importlib.resources.files("lem.report") / _TEMPLATES
+    css = (folder / "viewer.css").read_bytes()
+    js = (folder / "viewer.js").read_bytes()
+    digest = base64.b64encode(hashlib.sha256(js).digest()).decode()
+    csp = _CSP.format(script_hash="sha256-" + digest)
+    return Markup(css.decode("utf-8")), Markup(js.decode("utf-8")), Markup(csp)
