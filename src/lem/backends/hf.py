@@ -39,7 +39,7 @@ from lem.errors import BackendError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["DTYPES", "HFBackend", "resolve_model_dir"]
+__all__ = ["DTYPES", "HFBackend", "pick_device", "pick_dtype", "resolve_model_dir"]
 
 DTYPES = ("float32", "float16", "bfloat16", "float64")
 _DTYPE_ALIASES = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}
@@ -128,8 +128,8 @@ class HFBackend(LocalModelBackend):
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
-        self.device = _pick_device(device)
-        self.dtype_name = _pick_dtype(dtype, self.device)
+        self.device = pick_device(device)
+        self.dtype_name = pick_dtype(dtype, self.device)
         try:
             tokenizer: Any = AutoTokenizer.from_pretrained(
                 self.path, trust_remote_code=trust_remote_code, local_files_only=True
@@ -366,7 +366,8 @@ def _seeded_sampler(requests: list[GenerationRequest]) -> Any:
     return SeededSampler()
 
 
-def _pick_device(device: str) -> str:
+def pick_device(device: str) -> str:
+    """``device``, or for ``auto`` the best available: CUDA, then MPS, then the CPU."""
     import torch
 
     if device != "auto":
@@ -379,7 +380,9 @@ def _pick_device(device: str) -> str:
     return "cpu"
 
 
-def _pick_dtype(dtype: str, device: str) -> str:
+def pick_dtype(dtype: str, device: str) -> str:
+    """The dtype name for ``dtype`` on ``device`` (``auto``: bfloat16 on CUDA, else
+    float32)."""
     name = _DTYPE_ALIASES.get(dtype.lower(), dtype.lower())
     if name == "auto":
         return "bfloat16" if device.startswith("cuda") else "float32"
