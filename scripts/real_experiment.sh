@@ -12,7 +12,8 @@ BASE=${BASE:-runs/models/smollm2-135m-instruct}
 OUT=${OUT:-runs/real}
 DB=$OUT/lem.db
 N_EVAL=${N_EVAL:-40}
-N_TRAIN=${N_TRAIN:-60}
+N_TRAIN=${N_TRAIN:-40}
+DISTILL_TOKENS=${DISTILL_TOKENS:-128}
 mkdir -p "$OUT"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
@@ -39,7 +40,7 @@ AB=(--probe-ids "$EVAL_IDS" -C baseline -C json=system:lek -C txt=system:lek-tex
 
 stage base-ab "$LEM" ab --model "hf:$BASE" --tag family=smollm2 --tag version=base "${AB[@]}"
 stage distill "$LEM" distill --model "hf:$BASE" --probes lem-train --probe-ids "$TRAIN_IDS" \
-  --samples 4 --temperature 0.8 --top-p 0.95 --max-tokens 160 --batch-size 16 \
+  --samples 4 --temperature 0.8 --top-p 0.95 --max-tokens "$DISTILL_TOKENS" --batch-size 16 \
   --scorer lek-v2 --keep best --db "$DB" --out "$OUT/dataset" --quiet
 RESUME=(); [ -d "$OUT/train/checkpoints" ] && RESUME=(--resume)
 [ -d "$OUT/train/adapter" ] || stage train "$LEM" train --model "$BASE" --data "$OUT/dataset" \
