@@ -12,7 +12,7 @@ BASE=${BASE:-runs/models/smollm2-135m-instruct}
 OUT=${OUT:-runs/real}
 DB=$OUT/lem.db
 N_EVAL=${N_EVAL:-40}
-N_TRAIN=${N_TRAIN:-40}
+N_TRAIN=${N_TRAIN:-30}
 DISTILL_TOKENS=${DISTILL_TOKENS:-128}
 mkdir -p "$OUT"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
@@ -35,7 +35,10 @@ stage() {  # name, command...
 }
 EVAL_IDS=$(ids lem-core "$N_EVAL")
 TRAIN_IDS=$(ids lem-train "$N_TRAIN")
-AB=(--probe-ids "$EVAL_IDS" -C baseline -C json=system:lek -C txt=system:lek-text
+# CONDITIONS: baseline and the JSON kernel as system prompt (re-injected into the tuned model);
+# add "-C txt=system:lek-text" for upstream's second realignment number (about 1.5x the time).
+read -r -a CONDITIONS <<< "${CONDITIONS:--C baseline -C json=system:lek}"
+AB=(--probe-ids "$EVAL_IDS" "${CONDITIONS[@]}"
     --max-tokens 128 --batch-size 16 --scorer lek-v2,lek-v3 --db "$DB" --quiet)
 
 stage base-ab "$LEM" ab --model "hf:$BASE" --tag family=smollm2 --tag version=base "${AB[@]}"

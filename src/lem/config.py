@@ -15,7 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from lem.defaults import DEFAULT_SCORER
 from lem.errors import InputError
 
-__all__ = ["DEFAULT_CONDITIONS", "DEFAULT_DB", "ABConfig", "load_config"]
+__all__ = [
+    "DEFAULT_CONDITIONS",
+    "DEFAULT_DB",
+    "ABConfig",
+    "load_config",
+    "make_config",
+    "merge_settings",
+]
 
 DEFAULT_CONDITIONS = ["baseline", "system:lek", "sandwich:lek"]
 DEFAULT_DB = "sqlite:///runs/lem.db"
@@ -134,9 +141,7 @@ class ABConfig(BaseModel):
     def merged(self: C, overrides: dict[str, Any]) -> C:
         """A copy with the given (non-None) fields replaced: flags win over the file. Only
         fields set in the file or by a flag count as set (``model_fields_set``)."""
-        data = self.model_dump(exclude_unset=True)
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        return make_config(data, source="command-line flags", schema=type(self))
+        return merge_settings(self, overrides)
 
     def ab_config(self) -> ABConfig:
         """The A/B experiment part of these settings (for a subclass: its generation
@@ -151,12 +156,20 @@ class ABConfig(BaseModel):
         return ABConfig(**self.model_dump(include=keep))
 
 
-C = TypeVar("C", bound=ABConfig)
+C = TypeVar("C", bound=BaseModel)
+
+
+def merge_settings(base: C, overrides: dict[str, Any]) -> C:
+    """``base`` with the given (non-None) fields replaced: flags win over the file. Only
+    fields set in the file or by a flag count as set (``model_fields_set``)."""
+    data = base.model_dump(exclude_unset=True)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return make_config(data, source="command-line flags", schema=type(base))
 
 
 def make_config(data: dict[str, Any], *, source: str, schema: type[C] = ABConfig) -> C:  # type: ignore[assignment]
-    """Validate a mapping into ``schema`` (an :class:`ABConfig` or a subclass), naming the
-    bad field on failure."""
+    """Validate a mapping into ``schema`` (a settings model such as :class:`ABConfig`),
+    naming the bad field on failure."""
     try:
         return schema(**data)
     except ValidationError as exc:
@@ -164,12 +177,16 @@ def make_config(data: dict[str, Any], *, source: str, schema: type[C] = ABConfig
         field = ".".join(str(p) for p in err["loc"]) or "(top level)"
         if err["type"] == "extra_forbidden":
             raise InputError(
-                f"{source}: unknown field {field!r}; see `lem {schema.command} --help` for "
+                f"{source}: unknown field {field!r}; see `lem {_command(schema)} --help` for "
                 "the fields"
             ) from None
         if not err["loc"]:
             raise InputError(f"{source}: {err['msg'].removeprefix('Value error, ')}") from None
         raise InputError(f"{source}: field {field!r}: {err['msg']}") from None
+
+
+def _command(schema: type[BaseModel]) -> str:
+    return str(getattr(schema, "command", "ab"))
 
 
 def load_config(path: str | Path | None, schema: type[C] = ABConfig) -> C:  # type: ignore[assignment]

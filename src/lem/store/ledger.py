@@ -35,6 +35,7 @@ from lem.redact import redact
 from lem.store.schema import (
     SCHEMA_VERSION,
     datasets,
+    experiment_stages,
     items,
     meta,
     metadata,
@@ -654,6 +655,71 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(select(datasets).order_by(datasets.c.created_at)).mappings().all()
         return [{**dict(r), "manifest": json.loads(r["manifest"])} for r in rows]
+
+    # experiment stages ------------------------------------------------------------------
+    def stage_record(self, experiment: str, stage: str, input_hash: str) -> dict[str, Any] | None:
+        """The record of a stage run with these inputs, or None."""
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(
+                    select(experiment_stages).where(
+                        experiment_stages.c.experiment == experiment,
+                        experiment_stages.c.stage == stage,
+                        experiment_stages.c.input_hash == input_hash,
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return None
+        return {**dict(row), "outputs": json.loads(row["outputs"])}
+
+    def save_stage(
+        self,
+        experiment: str,
+        stage: str,
+        input_hash: str,
+        *,
+        status: str,
+        outputs: dict[str, Any],
+        started_at: str,
+        wall_s: float | None,
+    ) -> None:
+        """Insert or update a stage record."""
+        values = {
+            "status": status,
+            "outputs": json.dumps(outputs, sort_keys=True),
+            "started_at": started_at,
+            "finished_at": utc_now() if status != "running" else None,
+            "wall_s": wall_s,
+        }
+        key = {"experiment": experiment, "stage": stage, "input_hash": input_hash}
+        with self.engine.begin() as conn:
+            if not insert_ignore(conn, experiment_stages, [{**key, **values}]):
+                conn.execute(
+                    update(experiment_stages)
+                    .where(
+                        experiment_stages.c.experiment == experiment,
+                        experiment_stages.c.stage == stage,
+                        experiment_stages.c.input_hash == input_hash,
+                    )
+                    .values(**values)
+                )
+
+    def experiment_records(self, experiment: str) -> list[dict[str, Any]]:
+        """Every stage record of an experiment, oldest first."""
+        with self.engine.connect() as conn:
+            rows = (
+                conn.execute(
+                    select(experiment_stages)
+                    .where(experiment_stages.c.experiment == experiment)
+                    .order_by(experiment_stages.c.started_at)
+                )
+                .mappings()
+                .all()
+            )
+        return [{**dict(r), "outputs": json.loads(r["outputs"])} for r in rows]
 
     def count_items(self) -> int:
         with self.engine.connect() as conn:

@@ -19,6 +19,7 @@ from sqlalchemy import (
 __all__ = [
     "SCHEMA_VERSION",
     "datasets",
+    "experiment_stages",
     "items",
     "judge_cache",
     "meta",
@@ -122,6 +123,19 @@ datasets = Table(
     Column("created_at", String(40), nullable=False),
     Column("manifest", Text, nullable=False),
     Index("ix_datasets_name", "name"),
+)
+
+experiment_stages = Table(
+    "experiment_stages",
+    metadata,
+    Column("experiment", String(128), primary_key=True),
+    Column("stage", String(128), primary_key=True),
+    Column("input_hash", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("outputs", Text, nullable=False),
+    Column("started_at", String(40), nullable=False),
+    Column("finished_at", String(40)),
+    Column("wall_s", Float),
 )
 
 judge_cache = Table(
