@@ -6,11 +6,14 @@ report.md, summary.json and an HTML viewer. Identical input gives identical file
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from lem.defaults import DEFAULT_SCORER
+from lem.defaults import DEFAULT_SCORER, is_baseline
+
+if TYPE_CHECKING:
+    from lem.report.summary import ReportSummary
 
 __all__ = ["report"]
 
@@ -31,7 +34,10 @@ def report(
         help="Only stored runs whose model spec contains this text (repeatable, any matches).",
     ),
     scorer: list[str] | None = typer.Option(
-        None, "--scorer", "-s", help="Scorer id (repeatable); default lek-v2 (upstream lek_score)."
+        None,
+        "--scorer",
+        "-s",
+        help=f"Scorer id (repeatable); default {DEFAULT_SCORER} (upstream lek_score).",
     ),
     band: float = typer.Option(
         0.5, "--band", help="A probe improved/regressed when its score moved by more than this."
@@ -82,23 +88,23 @@ def report(
     )
     for note in result.notes:
         console.print(f"[yellow]note:[/] {note}")
-    _print_overview(console, result.full_summary)
+    _print_overview(console, result.report)
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _print_overview(console: Any, summary: dict[str, Any]) -> None:
+def _print_overview(console: Any, summary: ReportSummary) -> None:
     """The overview table of report.md in the terminal, from the unrounded summary and
     formatted by :mod:`lem.numfmt`, so every string matches report.md's."""
     from rich.table import Table
 
     from lem.numfmt import DASH, fmt_delta, fmt_mean, fmt_p
 
-    scorer = summary["settings"]["scorers"][0]
-    data = summary["scorers"][scorer]
-    others = [c for c in summary["conditions"] if c != "baseline"]
+    scorer = summary.settings.scorers[0]
+    data = summary.scorers[scorer]
+    others = [c for c in summary.conditions if not is_baseline(c)]
     table = Table(
         title=f"{scorer}: mean baseline, Δ vs baseline, Holm p (details in report.md)",
         title_justify="left",
@@ -108,15 +114,15 @@ def _print_overview(console: Any, summary: dict[str, Any]) -> None:
     for c in others:
         table.add_column(f"Δ {c}", justify="right")
         table.add_column("p", justify="right")
-    for row in data["cross_model"]:
-        base = row["baseline"]
-        cells = [row["model"], fmt_mean(base["mean"] if base else None)]
+    for row in data.cross_model:
+        base = row.baseline
+        cells = [row.model, fmt_mean(base.mean if base else None)]
         for c in others:
-            cell = row["conditions"].get(c)
+            cell = row.conditions.get(c)
             if cell is None:
                 cells += [DASH, DASH]
             else:
-                cells += [fmt_delta(cell["delta"]), fmt_p(cell["p_holm"])]
+                cells += [fmt_delta(cell.delta), fmt_p(cell.p_holm)]
         table.add_row(*cells)
     console.print(table)
 

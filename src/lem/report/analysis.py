@@ -18,10 +18,10 @@ compared with what, over which probes, and in which (stable) order:
   whose deltas are all zero: they carry no evidence either way, so they are left out of the
   family (``holm_family: false``) and get no Holm p and no MDE. The family size ``m`` sets
   the MDE's level, ``alpha / m``;
-- ``summary["methods"]`` names every method and rule behind these numbers.
+- the summary's ``methods`` name every method and rule behind these numbers.
 
-The result is a plain, JSON-ready dict (see ``docs/REPORTS.md``) plus the per-probe score
-arrays the plots need.
+The result is a :class:`~lem.report.summary.ReportSummary` (``summary.json``'s model, see
+``docs/REPORTS.md``) plus the per-probe score arrays the plots need.
 """
 
 from __future__ import annotations
@@ -38,9 +38,45 @@ from lem.defaults import BASELINE, DEFAULT_SCORER
 from lem.errors import InputError
 from lem.numfmt import fmt_sig
 from lem.report.model import ResponseRecord, SourceInfo
+from lem.report.summary import (
+    REPORT_FORMAT,
+    CIMethod,
+    Comparison,
+    ComparisonKind,
+    ConditionCell,
+    CrossModelCell,
+    CrossModelRow,
+    DeltasMethod,
+    Description,
+    DomainCell,
+    DomainDeltaCell,
+    Driver,
+    EarlyComparison,
+    EarlyScorer,
+    EarlyStats,
+    EarlySummary,
+    EffectSizesMethod,
+    HolmMethod,
+    HolmSummary,
+    IncidenceRow,
+    LineageCell,
+    LineageRow,
+    MDEMethod,
+    Methods,
+    ModelSummary,
+    Mover,
+    PairedStats,
+    PairSummary,
+    PlotFiles,
+    ReportSummary,
+    ScorerSummary,
+    SettingsSummary,
+    SourceSummary,
+    WilcoxonMethod,
+    condition_comparison_id,
+)
 
 __all__ = [
-    "BASELINE",
     "DELTA_DECIMALS",
     "INCIDENCE_SIGNALS",
     "REPORT_FORMAT",
@@ -58,13 +94,13 @@ __all__ = [
     "signal_weights",
 ]
 
-REPORT_FORMAT = "lem-report/1"
 INCIDENCE_SIGNALS: tuple[tuple[str, str], ...] = (
     ("degeneration", "degeneration"),
     ("compliance", "compliance_markers"),
     ("empty", "empty_broken"),
 )
-"""(report key, signal name): a response counts when the signal's value is > 0."""
+"""(report key, signal name): a response counts when the signal's value is > 0 (the keys
+are :class:`~lem.report.summary.IncidenceRow`'s fields)."""
 
 _EPS = 1e-9
 
@@ -83,19 +119,19 @@ class ReportSettings:
     power: float = 0.8
     all_samples: bool = False
 
-    def as_dict(self) -> dict[str, Any]:
-        """The settings as recorded in ``summary.json``."""
-        return {
-            "scorers": list(self.scorers),
-            "band": self.band,
-            "seed": self.seed,
-            "top": self.top,
-            "n_boot": self.n_boot,
-            "level": self.level,
-            "alpha": self.alpha,
-            "power": self.power,
-            "all_samples": self.all_samples,
-        }
+    def as_summary(self) -> SettingsSummary:
+        """The settings as recorded in the summary."""
+        return SettingsSummary(
+            scorers=list(self.scorers),
+            band=self.band,
+            seed=self.seed,
+            top=self.top,
+            n_boot=self.n_boot,
+            level=self.level,
+            alpha=self.alpha,
+            power=self.power,
+            all_samples=self.all_samples,
+        )
 
 
 @dataclass
@@ -154,10 +190,10 @@ class _ModelData:
 
 @dataclass
 class Analysis:
-    """The report's data: ``summary`` (JSON-ready, unrounded floats) and, per scorer,
-    model and condition, the per-probe scores in probe order (for the plots)."""
+    """The report's data: ``summary`` (unrounded floats) and, per scorer, model and
+    condition, the per-probe scores in probe order (for the plots)."""
 
-    summary: dict[str, Any]
+    summary: ReportSummary
     scores: dict[str, dict[str, dict[str, list[float]]]]
     records: list[ResponseRecord]
 
@@ -281,7 +317,7 @@ def _collect(
     return data
 
 
-def _drivers(a: _Cell, b: _Cell, weights: Contributions | None) -> list[list[Any]]:
+def _drivers(a: _Cell, b: _Cell, weights: Contributions | None) -> list[Driver]:
     before = a.contrib(weights) if weights is not None else a.signals()
     after = b.contrib(weights) if weights is not None else b.signals()
     deltas = [
@@ -290,12 +326,12 @@ def _drivers(a: _Cell, b: _Cell, weights: Contributions | None) -> list[list[Any
     ]
     kept = [(n, d) for n, d in deltas if abs(d) > _EPS]
     kept.sort(key=lambda nd: (-abs(nd[1]), nd[0]))
-    return [[n, d] for n, d in kept]
+    return kept
 
 
 @dataclass(frozen=True)
 class _Spec:
-    kind: str
+    kind: ComparisonKind
     model_a: str
     cond_a: str
     model_b: str
@@ -305,7 +341,7 @@ class _Spec:
     def id(self) -> str:
         """``MODEL: COND vs baseline`` within a model, ``TUNED vs BASE: COND`` for pairs."""
         if self.kind == "condition":
-            return f"{self.model_b}: {self.cond_b} vs {self.cond_a}"
+            return condition_comparison_id(self.model_b, self.cond_b)
         return f"{self.model_b} vs {self.model_a}: {self.cond_b}"
 
 
@@ -339,64 +375,65 @@ def _compare(
     data: Mapping[str, _ModelData],
     settings: ReportSettings,
     weights: Contributions | None,
-    family_size: int,
-    ci: tuple[Any, str] | None,
-) -> dict[str, Any]:
+    pc: Any | None,
+    p_holm: float | None,
+) -> Comparison:
     """One paired comparison over the probes both sides scored, with its top movers
-    (``ci``: the CI of its mean delta, from :class:`_CIBatch`)."""
+    (``pc``: its :func:`paired_stats`, None without probes; ``p_holm``: its Holm-adjusted
+    p, None outside the family)."""
     spec, probes, a, b = paired.spec, paired.probes, paired.a, paired.b
     ma = data[spec.model_a]
     cells_a = ma.cells.get(spec.cond_a, {})
     cells_b = data[spec.model_b].cells.get(spec.cond_b, {})
-    in_family = paired.in_family
-    base: dict[str, Any] = {
-        "id": spec.id,
-        "kind": spec.kind,
-        "model_a": spec.model_a,
-        "condition_a": spec.cond_a,
-        "model_b": spec.model_b,
-        "condition_b": spec.cond_b,
-        "holm_family": in_family,
-        "mde_note": None,
-    }
-    if not probes or ci is None:
-        return {**base, "n": 0, "stats": None, "p_holm": None, "regressions": [], "rescues": []}
-    pc = paired_stats(a, b, ci, settings, family_size)
-    if math.isnan(pc.mde):
-        base["mde_note"] = "undefined: the deltas have no variance"
-    elif math.isinf(pc.mde):
-        base["mde_note"] = (
-            f"unreachable: no Wilcoxon outcome at n = {pc.n} has p below "
-            f"α/m = {fmt_sig(pc.mde_alpha)}"
+    worst: list[Mover] = []
+    best: list[Mover] = []
+    mde_note = None
+    if pc is not None:
+        if math.isnan(pc.mde):
+            mde_note = "undefined: the deltas have no variance"
+        elif math.isinf(pc.mde):
+            mde_note = (
+                f"unreachable: no Wilcoxon outcome at n = {pc.n} has p below "
+                f"α/m = {fmt_sig(pc.mde_alpha)}"
+            )
+        deltas = paired_deltas(a, b)
+        rows = list(zip(deltas.tolist(), probes, a.tolist(), b.tolist(), strict=True))
+        band = settings.band
+
+        def movers(picked: Iterable[tuple[float, str, float, float]]) -> list[Mover]:
+            return [
+                Mover(
+                    probe=pid,
+                    category=ma.category.get(pid, ""),
+                    a=x,
+                    b=y,
+                    delta=d,
+                    drivers=_drivers(cells_a[pid], cells_b[pid], weights),
+                )
+                for d, pid, x, y in picked
+            ]
+
+        worst = movers(
+            sorted((r for r in rows if r[0] < -band), key=lambda r: (r[0], r[1]))[: settings.top]
         )
-    deltas = paired_deltas(a, b)
-    rows = []
-    for pid, x, y, d in zip(probes, a.tolist(), b.tolist(), deltas.tolist(), strict=True):
-        rows.append(
-            {
-                "probe": pid,
-                "category": ma.category.get(pid, ""),
-                "a": x,
-                "b": y,
-                "delta": d,
-            }
+        best = movers(
+            sorted((r for r in rows if r[0] > band), key=lambda r: (-r[0], r[1]))[: settings.top]
         )
-    worst = sorted(
-        (r for r in rows if r["delta"] < -settings.band), key=lambda r: (r["delta"], r["probe"])
-    )[: settings.top]
-    best = sorted(
-        (r for r in rows if r["delta"] > settings.band), key=lambda r: (-r["delta"], r["probe"])
-    )[: settings.top]
-    for r in (*worst, *best):
-        r["drivers"] = _drivers(cells_a[r["probe"]], cells_b[r["probe"]], weights)
-    return {
-        **base,
-        "n": pc.n,
-        "stats": _stats_dict(pc),
-        "p_holm": None,
-        "regressions": worst,
-        "rescues": best,
-    }
+    return Comparison(
+        id=spec.id,
+        kind=spec.kind,
+        model_a=spec.model_a,
+        condition_a=spec.cond_a,
+        model_b=spec.model_b,
+        condition_b=spec.cond_b,
+        holm_family=paired.in_family,
+        mde_note=mde_note,
+        n=0 if pc is None else pc.n,
+        stats=None if pc is None else PairedStats.model_validate(_stats_dict(pc)),
+        p_holm=p_holm,
+        regressions=worst,
+        rescues=best,
+    )
 
 
 def _stats_dict(obj: Any) -> dict[str, Any]:
@@ -466,10 +503,10 @@ def _sd(x: np.ndarray[Any, np.dtype[np.float64]]) -> float:
 
 def description(values: Any, ci: tuple[Any, str]) -> Any:
     """:func:`lem.analysis.stats.describe` of ``values`` with its CI already computed."""
-    from lem.analysis.stats import Description
+    from lem.analysis import stats as st
 
     x = np.asarray(values, dtype=np.float64)
-    return Description(
+    return st.Description(
         n=int(x.size),
         mean=_mean_of(x),
         median=float(np.median(x)),
@@ -514,7 +551,7 @@ def paired_stats(
     )
 
 
-def _domains(md: _ModelData) -> dict[str, Any]:
+def _domains(md: _ModelData) -> dict[str, dict[str, DomainCell | DomainDeltaCell]]:
     """Per domain and condition: the mean score and (kernel conditions) the mean paired Δ
     from baseline, computed as every other mean and Δ of the report."""
     base = md.cells.get(BASELINE, {})
@@ -526,25 +563,26 @@ def _domains(md: _ModelData) -> dict[str, Any]:
         both = [p for p in md.probes if p in cells and p in base]
         d = paired_deltas([base[p].score for p in both], [cells[p].score for p in both])
         deltas[cond] = dict(zip(both, d.tolist(), strict=True)) if both else {}
-    out: dict[str, Any] = {}
+    out: dict[str, dict[str, DomainCell | DomainDeltaCell]] = {}
     for dom in sorted(set(md.category.values())):
         pids = [p for p in md.probes if md.category[p] == dom]
-        per: dict[str, Any] = {}
+        per: dict[str, DomainCell | DomainDeltaCell] = {}
         for cond in md.conditions:
             cells = md.cells.get(cond, {})
             vals = [cells[p].score for p in pids if p in cells]
-            row: dict[str, Any] = {"n": len(vals), "mean": mean_score(vals)}
             if cond in deltas:
                 ds = [deltas[cond][p] for p in pids if p in deltas[cond]]
-                row["delta"] = mean_score(ds)
-                row["n_paired"] = len(ds)
-            per[cond] = row
+                per[cond] = DomainDeltaCell(
+                    n=len(vals), mean=mean_score(vals), delta=mean_score(ds), n_paired=len(ds)
+                )
+            else:
+                per[cond] = DomainCell(n=len(vals), mean=mean_score(vals))
         out[dom] = per
     return out
 
 
-def _incidence(md: _ModelData) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _incidence(md: _ModelData) -> dict[str, IncidenceRow]:
+    out: dict[str, IncidenceRow] = {}
     for cond in md.conditions:
         n = md.responses.get(cond, 0)
         row: dict[str, Any] = {"responses": n, "failed": md.failed.get(cond, 0)}
@@ -554,7 +592,7 @@ def _incidence(md: _ModelData) -> dict[str, Any]:
                 continue
             count = md.incidence[cond][key]
             row[key] = {"count": count, "rate": count / n if n else None}
-        out[cond] = row
+        out[cond] = IncidenceRow.model_validate(row)
     return out
 
 
@@ -581,45 +619,45 @@ def _resolve_pairs(
     return out
 
 
-def methods(settings: ReportSettings) -> dict[str, Any]:
+def methods(settings: ReportSettings) -> Methods:
     """Every method and rule behind the report's numbers, as recorded in ``summary.json``
     (each entry's ``rule`` is the sentence ``report.md`` prints)."""
     from lem.analysis import stats as st
 
     level = f"{100 * settings.level:g}%"
-    return {
-        "deltas": {
-            "rounding_decimals": st.DELTA_DECIMALS,
-            "band": settings.band,
-            "rule": (
+    return Methods(
+        deltas=DeltasMethod(
+            rounding_decimals=st.DELTA_DECIMALS,
+            band=settings.band,
+            rule=(
                 "Δ = condition − baseline on the same probe (tuned − base for fine-tuning "
                 f"pairs), rounded to 1e-{st.DELTA_DECIMALS} before anything is ranked, tested "
                 f"or compared with the band, so ties in decimal scores stay ties. Improved: "
                 f"Δ > {settings.band:g}; regressed: Δ < −{settings.band:g}; unchanged "
                 f"otherwise (a Δ of exactly ±{settings.band:g} is unchanged)."
             ),
-        },
-        "ci": {
-            "kind": "studentized-bootstrap",
-            "symmetric": True,
-            "resamples": settings.n_boot,
-            "seed": settings.seed,
-            "level": settings.level,
-            "small_n_below": st.SMALL_N,
-            "small_n_kind": "t",
-            "rule": (
+        ),
+        ci=CIMethod(
+            kind="studentized-bootstrap",
+            symmetric=True,
+            resamples=settings.n_boot,
+            seed=settings.seed,
+            level=settings.level,
+            small_n_below=st.SMALL_N,
+            small_n_kind="t",
+            rule=(
                 f"{level} CIs of means and mean Δ: symmetric studentized bootstrap "
                 f"(bootstrap-t), {settings.n_boot:,} resamples of probes (pairs resampled "
                 f"together), seed {settings.seed}. Below {st.SMALL_N} probes: the t interval "
                 "(mean ± t·sd/√n), marked †; none for a single probe."
             ),
-        },
-        "wilcoxon": {
-            "zero_method": "wilcox",
-            "continuity_correction": False,
-            "exact_max_n": st.EXACT_MAX_N,
-            "permutation_max_n": st.PERMUTATION_MAX_N,
-            "rule": (
+        ),
+        wilcoxon=WilcoxonMethod(
+            zero_method="wilcox",
+            continuity_correction=False,
+            exact_max_n=st.EXACT_MAX_N,
+            permutation_max_n=st.PERMUTATION_MAX_N,
+            rule=(
                 "p: two-sided Wilcoxon signed-rank test on Δ; zero differences dropped "
                 "(Wilcoxon's method); exact null distribution when n ≤ "
                 f"{st.EXACT_MAX_N} with no ties and no zeros, exact sign-flip permutation "
@@ -627,32 +665,32 @@ def methods(settings: ReportSettings) -> dict[str, Any]:
                 "approximation with tie-corrected variance and no continuity correction "
                 "(n counts zero differences)."
             ),
-        },
-        "holm": {
-            "family": "every comparison of one scorer in this report",
-            "excludes": "comparisons whose deltas are all zero",
-            "alpha": settings.alpha,
-            "rule": (
+        ),
+        holm=HolmMethod(
+            family="every comparison of one scorer in this report",
+            excludes="comparisons whose deltas are all zero",
+            alpha=settings.alpha,
+            rule=(
                 "p Holm: Holm-adjusted over every comparison of one scorer in this report "
                 "(within-model and fine-tuning together), except comparisons whose Δ are all "
                 "zero: they carry no evidence either way and are left out of the family "
                 "(shown as excl.)."
             ),
-        },
-        "effect_sizes": {
-            "rule": (
+        ),
+        effect_sizes=EffectSizesMethod(
+            rule=(
                 "dz = mean Δ / sd Δ, undefined (—) when sd Δ is 0; r_rb = (W+ − W−) / "
                 "(W+ + W−) over the non-zero Δ."
             ),
-        },
-        "mde": {
-            "test": "wilcoxon",
-            "level": "alpha / m",
-            "power": settings.power,
-            "model": "normal deltas with the observed sd",
-            "simulations": st.MDE_SIMULATIONS,
-            "simulated_max_n": st.EXACT_MAX_N,
-            "rule": (
+        ),
+        mde=MDEMethod(
+            test="wilcoxon",
+            level="alpha / m",
+            power=settings.power,
+            model="normal deltas with the observed sd",
+            simulations=st.MDE_SIMULATIONS,
+            simulated_max_n=st.EXACT_MAX_N,
+            rule=(
                 "MDE: the smallest true mean Δ the two-sided Wilcoxon test detects with "
                 f"power {settings.power:g} at Holm's first-step level α/m (α "
                 f"{settings.alpha:g}, m = comparisons in the family), for normal Δ with the "
@@ -660,8 +698,8 @@ def methods(settings: ReportSettings) -> dict[str, Any]:
                 f"{settings.seed}) up to n = {st.EXACT_MAX_N}, Lehmann's normal approximation "
                 "above. ∞: no outcome at this n reaches α/m; —: sd Δ is 0."
             ),
-        },
-    }
+        ),
+    )
 
 
 @dataclass
@@ -670,10 +708,10 @@ class _ScorerPrep:
 
     data: dict[str, _ModelData]
     weights: Contributions | None
-    model_out: dict[str, Any]
+    model_out: dict[str, ModelSummary]
     scores: dict[str, dict[str, list[float]]]
     paired: list[_Paired]
-    pairs: list[dict[str, Any]]
+    pairs: list[PairSummary]
 
 
 @dataclass
@@ -694,36 +732,33 @@ class Prepared:
         """Per scorer, model and condition: the per-probe scores in probe order."""
         return {name: prep.scores for name, prep in self.scorers.items()}
 
-    def early_summary(self) -> dict[str, Any]:
-        """The part of the summary known before the statistics, in the summary's shape:
-        settings, models, conditions and per scorer each model's domains and condition
-        order, and each comparison's id, sides and mean Δ (``stats`` holds only
-        ``mean_delta``; None without probes)."""
-        scorers: dict[str, Any] = {}
+    def early_summary(self) -> EarlySummary:
+        """The part of the summary known before the statistics: settings, models,
+        conditions and per scorer each model (without descriptions) and each comparison's
+        id, sides and mean Δ (``stats`` None without probes)."""
+        scorers: dict[str, EarlyScorer] = {}
         for name, prep in self.scorers.items():
-            comps = []
-            for p in prep.paired:
-                d = paired_deltas(p.a, p.b)
-                comps.append(
-                    {
-                        "id": p.spec.id,
-                        "kind": p.spec.kind,
-                        "model_b": p.spec.model_b,
-                        "condition_b": p.spec.cond_b,
-                        "stats": {"mean_delta": _mean_of(d)} if p.probes else None,
-                    }
+            comps = [
+                EarlyComparison(
+                    id=p.spec.id,
+                    kind=p.spec.kind,
+                    model_b=p.spec.model_b,
+                    condition_b=p.spec.cond_b,
+                    stats=(
+                        EarlyStats(mean_delta=_mean_of(paired_deltas(p.a, p.b)))
+                        if p.probes
+                        else None
+                    ),
                 )
-            models = {
-                label: {"domains": m["domains"], "condition_order": m["condition_order"]}
-                for label, m in prep.model_out.items()
-            }
-            scorers[name] = {"models": models, "comparisons": comps}
-        return {
-            "settings": self.settings.as_dict(),
-            "models": [s.model for s in self.sources],
-            "conditions": list(self.conditions),
-            "scorers": scorers,
-        }
+                for p in prep.paired
+            ]
+            scorers[name] = EarlyScorer(models=prep.model_out, comparisons=comps)
+        return EarlySummary(
+            settings=self.settings.as_summary(),
+            models=[s.model for s in self.sources],
+            conditions=list(self.conditions),
+            scorers=scorers,
+        )
 
 
 def prepare(
@@ -747,34 +782,34 @@ def prepare(
             for cond in md.conditions:
                 if cond not in all_conditions:
                     all_conditions.append(cond)
-        model_out: dict[str, Any] = {}
+        model_out: dict[str, ModelSummary] = {}
         scores: dict[str, dict[str, list[float]]] = {}
         specs: list[_Spec] = []
         for label in models:
             md = data[label]
-            conds: dict[str, Any] = {}
+            conds: dict[str, ConditionCell] = {}
             scores[label] = {}
             for cond in md.conditions:
                 scores[label][cond] = list(md.scores(cond).values())
-                conds[cond] = {
-                    "responses": md.responses.get(cond, 0),
-                    "failed": md.failed.get(cond, 0),
-                    "stats": None,
-                }
-            model_out[label] = {
-                "probes": len(md.probes),
-                "conditions": conds,
-                "condition_order": list(md.conditions),
-                "domains": _domains(md),
-                "incidence": _incidence(md),
-            }
+                conds[cond] = ConditionCell(
+                    responses=md.responses.get(cond, 0),
+                    failed=md.failed.get(cond, 0),
+                    stats=None,
+                )
+            model_out[label] = ModelSummary(
+                probes=len(md.probes),
+                conditions=conds,
+                condition_order=list(md.conditions),
+                domains=_domains(md),
+                incidence=_incidence(md),
+            )
             if BASELINE in md.conditions:
                 specs += [
                     _Spec("condition", label, BASELINE, label, c)
                     for c in md.conditions
                     if c != BASELINE
                 ]
-        pair_out: list[dict[str, Any]] = []
+        pair_out: list[PairSummary] = []
         for base, tuned in pair_list:
             mb, mt = data[base], data[tuned]
             pair_specs: list[_Spec] = []
@@ -792,12 +827,12 @@ def prepare(
                 if c != BASELINE and BASELINE in mt.conditions
             ]
             pair_out.append(
-                {
-                    "base": base,
-                    "tuned": tuned,
-                    "comparisons": [s.id for s in pair_specs],
-                    "realignment": realign,
-                }
+                PairSummary(
+                    base=base,
+                    tuned=tuned,
+                    comparisons=[s.id for s in pair_specs],
+                    realignment=realign,
+                )
             )
         paired: list[_Paired] = []
         seen: set[str] = set()
@@ -818,66 +853,80 @@ def prepare(
     )
 
 
-def finish(prep: Prepared) -> Analysis:
-    """The statistics over prepared data: every number of the report."""
+def finish(prep: Prepared, plots: Mapping[str, Mapping[str, PlotFiles]] | None = None) -> Analysis:
+    """The statistics over prepared data: every number of the report (``plots``: per
+    scorer, the figures the report has, :func:`lem.report.plots.plan_plots`)."""
     from lem.analysis.stats import holm
 
     settings, sources = prep.settings, prep.sources
     models = [s.model for s in sources]
-    per_scorer: dict[str, Any] = {}
+    per_scorer: dict[str, ScorerSummary] = {}
     for scorer, sp in prep.scorers.items():
-        data, weights, model_out, paired = sp.data, sp.weights, sp.model_out, sp.paired
+        data, weights, paired = sp.data, sp.weights, sp.paired
         batch = _CIBatch(settings)
-        described: list[tuple[dict[str, Any], list[float], int]] = []
+        described: list[tuple[str, str, list[float], int]] = []
         for label in models:
-            for cond, cell in model_out[label]["conditions"].items():
+            for cond in sp.model_out[label].conditions:
                 vals = sp.scores[label][cond]
                 if vals:
-                    described.append((cell, vals, batch.add(vals)))
+                    described.append((label, cond, vals, batch.add(vals)))
         family_size = sum(1 for p in paired if p.in_family)
         delta_ci = [batch.add(paired_deltas(p.a, p.b)) if p.probes else None for p in paired]
         cis = batch.run()
-        for cell, vals, i in described:
-            cell["stats"] = _stats_dict(description(vals, cis[i]))
-        comparisons = [
-            _compare(
-                p,
-                data,
-                settings,
-                weights,
-                max(family_size, 1),
-                None if i is None else cis[i],
-            )
+        stats: dict[tuple[str, str], Description] = {
+            (label, cond): Description.model_validate(_stats_dict(description(vals, cis[i])))
+            for label, cond, vals, i in described
+        }
+        model_out: dict[str, ModelSummary] = {}
+        for label in models:
+            m = sp.model_out[label]
+            conds = {
+                cond: cell.model_copy(update={"stats": stats.get((label, cond))})
+                for cond, cell in m.conditions.items()
+            }
+            model_out[label] = m.model_copy(update={"conditions": conds})
+        size = max(family_size, 1)
+        pcs = [
+            None if i is None else paired_stats(p.a, p.b, cis[i], settings, size)
             for p, i in zip(paired, delta_ci, strict=True)
         ]
-        tested = [c for c in comparisons if c["holm_family"]]
-        for comp, p in zip(tested, holm([c["stats"]["p_wilcoxon"] for c in tested]), strict=True):
-            comp["p_holm"] = p
-        excluded = [c["id"] for c in comparisons if c["stats"] is not None and not c["holm_family"]]
-        per_scorer[scorer] = {
-            "holm": {
-                "family_size": family_size,
-                "mde_alpha": settings.alpha / max(family_size, 1),
-                "excluded_all_zero": excluded,
-            },
-            "drivers": "weighted" if weights is not None else "raw",
-            "models": model_out,
-            "comparisons": comparisons,
-            "cross_model": _cross_model(models, model_out, comparisons, sources),
-            "lineages": _lineages(sources, model_out, comparisons),
-            "pairs": sp.pairs,
-        }
-    summary: dict[str, Any] = {
-        "format": REPORT_FORMAT,
-        "title": prep.title,
-        "settings": settings.as_dict(),
-        "methods": methods(settings),
-        "sources": [_source_dict(s) for s in sources],
-        "models": models,
-        "conditions": list(prep.conditions),
-        "scorers": per_scorer,
-        "notes": prep.notes,
-    }
+        tested = [
+            (k, pc)
+            for k, (p, pc) in enumerate(zip(paired, pcs, strict=True))
+            if p.in_family and pc is not None
+        ]
+        adjusted = holm([pc.p_wilcoxon for _, pc in tested])
+        p_holm = {k: p for (k, _), p in zip(tested, adjusted, strict=True)}
+        comparisons = [
+            _compare(p, data, settings, weights, pc, p_holm.get(k))
+            for k, (p, pc) in enumerate(zip(paired, pcs, strict=True))
+        ]
+        excluded = [c.id for c in comparisons if c.stats is not None and not c.holm_family]
+        per_scorer[scorer] = ScorerSummary(
+            holm=HolmSummary(
+                family_size=family_size,
+                mde_alpha=settings.alpha / size,
+                excluded_all_zero=excluded,
+            ),
+            drivers="weighted" if weights is not None else "raw",
+            models=model_out,
+            comparisons=comparisons,
+            cross_model=_cross_model(models, model_out, comparisons, sources),
+            lineages=_lineages(sources, model_out, comparisons),
+            pairs=sp.pairs,
+            plots=dict((plots or {}).get(scorer, {})),
+        )
+    summary = ReportSummary(
+        format=REPORT_FORMAT,
+        title=prep.title,
+        settings=settings.as_summary(),
+        methods=methods(settings),
+        sources=[_source_summary(s) for s in sources],
+        models=models,
+        conditions=list(prep.conditions),
+        scorers=per_scorer,
+        notes=prep.notes,
+    )
     return Analysis(summary=summary, scores=prep.scores, records=prep.records)
 
 
@@ -897,70 +946,67 @@ def _ordered_conditions(conds: list[str]) -> list[str]:
     return ([BASELINE] if BASELINE in conds else []) + [c for c in conds if c != BASELINE]
 
 
-def _source_dict(s: SourceInfo) -> dict[str, Any]:
+def _source_summary(s: SourceInfo) -> SourceSummary:
     source = s.source
     if s.run_id is None:
         source = re.split(r"[\\/]", source)[-1]
-    return {
-        "model": s.model,
-        "source": source,
-        "run_id": s.run_id,
-        "family": s.family,
-        "version": s.version,
-        "base": None if s.tags.get("base") is None else str(s.tags["base"]),
-        "tags": {k: v for k, v in s.tags.items() if k != "base"},
-    }
-
-
-def _by_id(comparisons: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {c["id"]: c for c in comparisons}
+    return SourceSummary(
+        model=s.model,
+        source=source,
+        run_id=s.run_id,
+        family=s.family,
+        version=s.version,
+        base=None if s.tags.get("base") is None else str(s.tags["base"]),
+        tags={k: v for k, v in s.tags.items() if k != "base"},
+    )
 
 
 def _cross_model(
     models: Sequence[str],
-    model_out: Mapping[str, Any],
-    comparisons: Sequence[dict[str, Any]],
+    model_out: Mapping[str, ModelSummary],
+    comparisons: Sequence[Comparison],
     sources: Sequence[SourceInfo],
-) -> list[dict[str, Any]]:
-    by_id = _by_id(comparisons)
+) -> list[CrossModelRow]:
+    by_id = {c.id: c for c in comparisons}
     info = {s.model: s for s in sources}
-    rows: list[dict[str, Any]] = []
+    rows: list[CrossModelRow] = []
     for label in models:
         m = model_out[label]
-        base = m["conditions"].get(BASELINE, {}).get("stats")
-        conds: dict[str, Any] = {}
-        for cond in m["condition_order"]:
+        base_cell = m.conditions.get(BASELINE)
+        base = base_cell.stats if base_cell is not None else None
+        conds: dict[str, CrossModelCell] = {}
+        for cond in m.condition_order:
             if cond == BASELINE:
                 continue
-            stats = m["conditions"][cond]["stats"]
-            comp = by_id.get(_Spec("condition", label, BASELINE, label, cond).id)
-            cstats = comp["stats"] if comp else None
-            conds[cond] = {
-                "mean": stats["mean"] if stats else None,
-                "n": stats["n"] if stats else 0,
-                "delta": cstats["mean_delta"] if cstats else None,
-                "delta_ci": cstats["ci"] if cstats else None,
-                "ci_method": cstats["ci_method"] if cstats else None,
-                "n_paired": comp["n"] if comp else 0,
-                "p_holm": comp["p_holm"] if comp else None,
-                "holm_family": comp["holm_family"] if comp else False,
-                "comparison": comp["id"] if comp else None,
-            }
+            stats = m.conditions[cond].stats
+            comp = by_id.get(condition_comparison_id(label, cond))
+            cstats = comp.stats if comp else None
+            conds[cond] = CrossModelCell(
+                mean=stats.mean if stats else None,
+                n=stats.n if stats else 0,
+                delta=cstats.mean_delta if cstats else None,
+                delta_ci=cstats.ci if cstats else None,
+                ci_method=cstats.ci_method if cstats else None,
+                n_paired=comp.n if comp else 0,
+                p_holm=comp.p_holm if comp else None,
+                holm_family=comp.holm_family if comp else False,
+                comparison=comp.id if comp else None,
+            )
         rows.append(
-            {
-                "model": label,
-                "family": info[label].family,
-                "version": info[label].version,
-                "probes": m["probes"],
-                "baseline": base,
-                "conditions": conds,
-            }
+            CrossModelRow(
+                model=label,
+                family=info[label].family,
+                version=info[label].version,
+                probes=m.probes,
+                baseline=base,
+                conditions=conds,
+            )
         )
     rows.sort(
         key=lambda r: (
-            r["baseline"] is None,
-            -(r["baseline"]["mean"] if r["baseline"] else 0.0),
-            r["model"],
+            r.baseline is None,
+            -(r.baseline.mean if r.baseline else 0.0),
+            r.model,
         )
     )
     return rows
@@ -968,41 +1014,42 @@ def _cross_model(
 
 def _lineages(
     sources: Sequence[SourceInfo],
-    model_out: Mapping[str, Any],
-    comparisons: Sequence[dict[str, Any]],
-) -> dict[str, Any]:
-    by_id = _by_id(comparisons)
+    model_out: Mapping[str, ModelSummary],
+    comparisons: Sequence[Comparison],
+) -> dict[str, list[LineageRow]]:
+    by_id = {c.id: c for c in comparisons}
     families: dict[str, list[SourceInfo]] = {}
     for s in sources:
         if s.family:
             families.setdefault(s.family, []).append(s)
-    out: dict[str, Any] = {}
+    out: dict[str, list[LineageRow]] = {}
     for family in sorted(families):
         members = sorted(families[family], key=lambda s: (natural_key(s.version), s.model))
         rows = []
         for s in members:
             m = model_out[s.model]
-            base = m["conditions"].get(BASELINE, {}).get("stats")
-            conds = {}
-            for cond in m["condition_order"]:
-                stats = m["conditions"][cond]["stats"]
-                comp = by_id.get(_Spec("condition", s.model, BASELINE, s.model, cond).id)
-                cstats = comp["stats"] if comp else None
-                conds[cond] = {
-                    "mean": stats["mean"] if stats else None,
-                    "delta": cstats["mean_delta"] if cstats else None,
-                    "delta_ci": cstats["ci"] if cstats else None,
-                    "ci_method": cstats["ci_method"] if cstats else None,
-                    "n_paired": comp["n"] if comp else 0,
-                    "p_holm": comp["p_holm"] if comp else None,
-                }
+            base_cell = m.conditions.get(BASELINE)
+            base = base_cell.stats if base_cell is not None else None
+            conds: dict[str, LineageCell] = {}
+            for cond in m.condition_order:
+                stats = m.conditions[cond].stats
+                comp = by_id.get(condition_comparison_id(s.model, cond))
+                cstats = comp.stats if comp else None
+                conds[cond] = LineageCell(
+                    mean=stats.mean if stats else None,
+                    delta=cstats.mean_delta if cstats else None,
+                    delta_ci=cstats.ci if cstats else None,
+                    ci_method=cstats.ci_method if cstats else None,
+                    n_paired=comp.n if comp else 0,
+                    p_holm=comp.p_holm if comp else None,
+                )
             rows.append(
-                {
-                    "model": s.model,
-                    "version": s.version,
-                    "baseline": base["mean"] if base else None,
-                    "conditions": conds,
-                }
+                LineageRow(
+                    model=s.model,
+                    version=s.version,
+                    baseline=base.mean if base else None,
+                    conditions=conds,
+                )
             )
         out[family] = rows
     return out

@@ -1,6 +1,7 @@
 """``build_report``: sources in, a report folder out.
 
-The pipeline is load → analyse → plots → ``report.md`` → ``summary.json`` →
+The pipeline is load → analyse (a :class:`~lem.report.summary.ReportSummary`) → plots →
+``report.md`` → ``summary.json`` (the summary's ``model_dump``, floats rounded) →
 ``report.html``. Every output is a pure function of the inputs and settings: identical
 input gives byte-identical files (stable ordering everywhere, fixed seed, pinned plot
 metadata and fonts, no timestamps, file names instead of absolute paths).
@@ -8,19 +9,23 @@ metadata and fonts, no timestamps, file names instead of absolute paths).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lem.defaults import DEFAULT_SCORER
 from lem.errors import InputError
 from lem.report.analysis import ReportSettings, finish, prepare
-from lem.report.load import DEFAULT_SCORER, load_sources, parse_pairs
+from lem.report.load import load_sources, parse_pairs
 from lem.report.markdown import render_markdown
 from lem.report.model import ResponseRecord, SourceInfo
 from lem.report.outputs import Outputs
+from lem.report.summary import ReportSummary
 
 __all__ = [
     "ReportResult",
@@ -37,14 +42,16 @@ class ReportResult:
 
     ``files`` maps each output's path relative to ``out_dir`` to its absolute path, in
     writing order; ``html`` is None when the HTML viewer module is not installed.
-    ``summary`` is the ``summary.json`` content (floats rounded to 6 decimals);
-    ``full_summary`` the same before that rounding, which every printed number is
-    formatted from (:mod:`lem.numfmt`: rounded once, from full precision).
+    ``report`` is the typed summary (unrounded), which every printed number is formatted
+    from (:mod:`lem.numfmt`: rounded once, from full precision); ``full_summary`` is its
+    ``model_dump`` and ``summary`` the ``summary.json`` content (the same with floats
+    rounded to 6 decimals).
     """
 
     out_dir: Path
     files: dict[str, Path]
     summary: dict[str, Any]
+    report: ReportSummary
     sources: list[SourceInfo]
     records: int
     html: Path | None = None
@@ -164,7 +171,7 @@ def _scorers(scorer: str | Sequence[str]) -> tuple[str, ...]:
     names = [scorer] if isinstance(scorer, str) else list(scorer)
     out = tuple(dict.fromkeys(n.strip() for n in names if n and n.strip()))
     if not out:
-        raise InputError("--scorer: give at least one scorer id, e.g. lek-v2")
+        raise InputError(f"--scorer: give at least one scorer id, e.g. {DEFAULT_SCORER}")
     return out
 
 
@@ -269,20 +276,20 @@ def build_report_from_records(
     outputs = Outputs(prep, out, plots=plots, html=html, title=title, parallel=parallel)
     try:
         outputs.start()
-        analysis = finish(prep)
-        summary = analysis.summary
-        for scorer, data in summary["scorers"].items():
-            data["plots"] = outputs.plots.get(scorer, {})
-        outputs.send(summary)
-        written: dict[str, Path] = {}
-        for figures in outputs.plots.values():
-            for entry in figures.values():
-                for rel in entry.values():
-                    written[rel] = out / rel
-        md = out / "report.md"
-        md.write_text(render_markdown(summary), encoding="utf-8", newline="\n")
-        written["report.md"] = md
-        text = summary_json_text(summary)
+        with _collector_paused():
+            analysis = finish(prep, plots=outputs.plots)
+            report = analysis.summary
+            outputs.send(report)
+            written: dict[str, Path] = {}
+            for figures in outputs.plots.values():
+                for entry in figures.values():
+                    for rel in (entry.png, entry.svg):
+                        written[rel] = out / rel
+            md = out / "report.md"
+            md.write_text(render_markdown(report), encoding="utf-8", newline="\n")
+            written["report.md"] = md
+            summary = report.model_dump(mode="python")
+            text = summary_json_text(summary)
         js = out / "summary.json"
         js.write_text(text + "\n", encoding="utf-8", newline="\n")
         written["summary.json"] = js
@@ -295,12 +302,30 @@ def build_report_from_records(
         out_dir=out,
         files=written,
         summary=json.loads(text),
+        report=report,
         sources=list(sources),
         records=len(analysis.records),
         html=outputs.html_path,
-        notes=list(summary["notes"]) + notes,
+        notes=list(report.notes) + notes,
         full_summary=summary,
     )
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (if it runs) while the summary is computed,
+    rendered and dumped: tens of thousands of new objects (the typed summary, its dump)
+    that all stay alive, so a collection on the way would scan the whole heap, the loaded
+    records included, and free nothing. Acyclic garbage is still freed at once; anything
+    else waits for the next collection after this."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _viewer_available() -> bool:

@@ -7,12 +7,15 @@ model (filterable) with its mean per condition, mean paired Δ and regressed/res
 the same numbers and strings as ``report.md``.
 
 Layout: this module builds the data and a plain context for the header (title, counts,
-the per-model table's printed strings, the summary's scalar fields); the summary is read
-only by ``_summary_band``, ``_summary_fields`` and ``_report_numbers`` (whose per-model
-entries ``_model_table_rows`` reads). Jinja2 renders the page from package files in
-``templates/``: ``viewer.html.j2`` (skeleton, header, controls), with ``viewer.css`` and
-``viewer.js`` read through :mod:`importlib.resources` and inlined verbatim. The template
-and the assets are loaded once per process, on first use.
+the per-model table's printed strings, the summary's scalar fields). The summary is a
+:class:`~lem.report.summary.ReportSummary`, read by attribute in ``_summary_band``,
+``_summary_fields`` and ``_report_numbers`` (whose per-model entries
+``_model_table_rows`` reads); any other mapping (or a dict that is not a valid report
+summary) only contributes its top-level scalar fields to the header. Jinja2 renders the
+page from package files in ``templates/``: ``viewer.html.j2`` (skeleton, header,
+controls), with ``viewer.css`` and ``viewer.js`` read through :mod:`importlib.resources`
+and inlined verbatim. The template and the assets are loaded once per process, on first
+use.
 
 Everything (CSS, vanilla JS, data) is inline: the file opens from disk with no network,
 and a Content-Security-Policy only lets the viewer's own script run (the SHA-256 of
@@ -55,6 +58,7 @@ from markupsafe import Markup
 from lem.defaults import is_baseline
 from lem.numfmt import fmt_delta, fmt_mean
 from lem.report.model import ResponseRecord
+from lem.report.summary import Comparison, ModelSummary, ReportSummary, condition_comparison_id
 from lem.scoring.base import HighlightRule, default_scorer
 
 if TYPE_CHECKING:
@@ -202,7 +206,7 @@ def highlight_rules(
 
 def render_viewer(
     records: list[ResponseRecord],
-    summary: dict[str, Any],
+    summary: ReportSummary | Mapping[str, Any],
     out_path: Path,
     *,
     title: str,
@@ -211,9 +215,10 @@ def render_viewer(
     """Write the viewer for ``records`` to ``out_path`` (UTF-8, ``\\n`` line ends; a lone
     surrogate, which UTF-8 cannot hold, is written as its ``\\uXXXX`` escape).
 
-    ``summary`` is the report's summary (unrounded, as ``report.md`` is rendered from it);
-    the per-model table takes its numbers from it. It may be empty or of any shape: then
-    the table is computed from the records, and the summary's top-level scalar fields are
+    ``summary`` is the report's summary (unrounded, as ``report.md`` is rendered from it;
+    a dict that validates as a :class:`ReportSummary` is read as one); the per-model table
+    takes its numbers from it. It may be any other mapping, empty or of any shape: then
+    the table is computed from the records, and the mapping's top-level scalar fields are
     listed in the header.
     """
     data = viewer_data(records, scorer=scorer)
@@ -224,7 +229,7 @@ def write_page(
     out_path: Path,
     data: Mapping[str, Any],
     payload: str,
-    summary: Mapping[str, Any],
+    summary: ReportSummary | Mapping[str, Any],
     *,
     title: str,
 ) -> None:
@@ -247,7 +252,7 @@ def write_page(
 
 def viewer_html(
     records: Sequence[ResponseRecord],
-    summary: Mapping[str, Any],
+    summary: ReportSummary | Mapping[str, Any],
     *,
     title: str,
     scorer: str,
@@ -258,7 +263,11 @@ def viewer_html(
 
 
 def _page_parts(
-    data: Mapping[str, Any], payload: str, summary: Mapping[str, Any], *, title: str
+    data: Mapping[str, Any],
+    payload: str,
+    summary: ReportSummary | Mapping[str, Any],
+    *,
+    title: str,
 ) -> Iterator[str]:
     """The page, chunk by chunk as the template generates it (the payload is one chunk)."""
     css, js, csp = _assets()
@@ -428,42 +437,54 @@ def _signal_colours(highlight: Sequence[str]) -> list[str]:
 # ---- the static header: a plain context for the template ---------------------------------
 
 
-def _summary_band(summary: Mapping[str, Any] | None) -> float:
+def _as_report(summary: ReportSummary | Mapping[str, Any]) -> ReportSummary | None:
+    """``summary`` as a report summary: itself, or a mapping that validates as one."""
+    if isinstance(summary, ReportSummary):
+        return summary
+    from pydantic import ValidationError
+
+    try:
+        return ReportSummary.model_validate(summary)
+    except ValidationError:
+        return None
+
+
+def _summary_band(report: ReportSummary | None) -> float:
     """The report's improved/regressed band (``settings.band``), else upstream's 0.5."""
-    settings = (summary or {}).get("settings")
-    band = settings.get("band") if isinstance(settings, Mapping) else None
-    return float(band) if isinstance(band, int | float) and band >= 0 else 0.5
+    band = report.settings.band if report is not None else None
+    return float(band) if band is not None and band >= 0 else 0.5
 
 
-def _summary_fields(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _summary_fields(
+    summary: ReportSummary | Mapping[str, Any], report: ReportSummary | None
+) -> list[tuple[str, str]]:
     """The summary's top-level scalar fields (string keys, sorted; at most 16) as text."""
+    if report is not None:
+        items = [(name, getattr(report, name)) for name in type(report).model_fields]
+    elif isinstance(summary, Mapping):
+        items = [(k, v) for k, v in summary.items() if isinstance(k, str)]
+    else:
+        items = []
     scalars = [
-        (k, v)
-        for k, v in sorted((k, v) for k, v in summary.items() if isinstance(k, str))
-        if isinstance(v, str | int | float | bool) or v is None
+        (k, v) for k, v in sorted(items) if isinstance(v, str | int | float | bool) or v is None
     ][:16]
     return [(k, str(v)) for k, v in scalars]
 
 
 def _report_numbers(
-    summary: Mapping[str, Any], scorer: str
-) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
-    """The report's per-model numbers for ``scorer`` (models, comparisons by id), if the
-    summary is a report summary."""
-    scorers = summary.get("scorers") if isinstance(summary, Mapping) else None
-    data = scorers.get(scorer) if isinstance(scorers, Mapping) else None
-    if not isinstance(data, Mapping) or not isinstance(data.get("models"), Mapping):
+    report: ReportSummary | None, scorer: str
+) -> tuple[Mapping[str, ModelSummary], Mapping[str, Comparison]] | None:
+    """The report's per-model numbers for ``scorer`` (models, within-model comparisons by
+    id), if there is a report summary with that scorer."""
+    data = report.scorers.get(scorer) if report is not None else None
+    if data is None:
         return None
-    comps = {
-        c["id"]: c
-        for c in data.get("comparisons") or []
-        if isinstance(c, Mapping) and c.get("kind") == "condition"
-    }
-    return data["models"], comps
+    comps = {c.id: c for c in data.comparisons if c.kind == "condition"}
+    return data.models, comps
 
 
 def _model_table_rows(
-    data: Mapping[str, Any], summary: Mapping[str, Any], band: float
+    data: Mapping[str, Any], report: ReportSummary | None, band: float
 ) -> list[dict[str, Any]]:
     """Per model: probes, failed, and per condition the mean, the mean paired Δ, its n and
     the regressed/rescued counts. From the report's summary where it has them (so the
@@ -472,7 +493,7 @@ def _model_table_rows(
 
     conditions: list[str] = data["conditions"]
     base = data["baseline"]
-    found = _report_numbers(summary, data["scorer"])
+    found = _report_numbers(report, data["scorer"])
     per_model: list[dict[str, Any]] = []
     scores: list[list[dict[str, float]]] = [[{} for _ in conditions] for _ in data["models"]]
     failed = [0] * len(data["models"])
@@ -492,21 +513,18 @@ def _model_table_rows(
         for i, cond in enumerate(conditions):
             mine = scores[m][i]
             out: dict[str, Any] = {"mean": mean_score(list(mine.values()))}
-            stats = None
-            if isinstance(report_model, Mapping):
-                entry = (report_model.get("conditions") or {}).get(cond)
-                stats = entry.get("stats") if isinstance(entry, Mapping) else None
-            if isinstance(stats, Mapping) and stats.get("mean") is not None:
-                out["mean"] = stats["mean"]
+            entry = report_model.conditions.get(cond) if report_model is not None else None
+            if entry is not None and entry.stats is not None:
+                out["mean"] = entry.stats.mean
             if i != base:
-                comp = found[1].get(f"{label}: {cond} vs baseline") if found else None
-                cstats = comp.get("stats") if isinstance(comp, Mapping) else None
-                if isinstance(cstats, Mapping):
+                comp = found[1].get(condition_comparison_id(label, cond)) if found else None
+                cstats = comp.stats if comp is not None else None
+                if cstats is not None:
                     out.update(
-                        delta=cstats["mean_delta"],
-                        n=cstats["n"],
-                        down=cstats["regressed"],
-                        up=cstats["improved"],
+                        delta=cstats.mean_delta,
+                        n=cstats.n,
+                        down=cstats.regressed,
+                        up=cstats.improved,
                     )
                 else:
                     pids = [p for p in mine if p in scores[m][base]]
@@ -521,7 +539,7 @@ def _model_table_rows(
     return per_model
 
 
-def _model_table(data: Mapping[str, Any], summary: Mapping[str, Any]) -> dict[str, Any] | None:
+def _model_table(data: Mapping[str, Any], report: ReportSummary | None) -> dict[str, Any] | None:
     """The per-model table as plain values: the reference condition, the band, the column
     groups and per model its label, counts and per condition the printed numbers (the
     labels are escaped by the template)."""
@@ -529,9 +547,9 @@ def _model_table(data: Mapping[str, Any], summary: Mapping[str, Any]) -> dict[st
     base = data["baseline"]
     if not data["models"] or not conditions:
         return None
-    band = _summary_band(summary)
+    band = _summary_band(report)
     rows = []
-    for row in _model_table_rows(data, summary, band):
+    for row in _model_table_rows(data, report, band):
         cells = []
         for i, cell in enumerate(row["cells"]):
             out: dict[str, Any] = {"mean": fmt_mean(cell["mean"]), "base": i == base}
@@ -563,10 +581,11 @@ def _model_table(data: Mapping[str, Any], summary: Mapping[str, Any]) -> dict[st
 
 
 def _page_context(
-    data: Mapping[str, Any], summary: Mapping[str, Any], *, title: str
+    data: Mapping[str, Any], summary: ReportSummary | Mapping[str, Any], *, title: str
 ) -> dict[str, Any]:
     """What the template shows besides the assets and the payload: title, counts, the
     per-model table and the summary's top-level scalar fields."""
+    report = _as_report(summary)
     cells = [
         cell
         for probe in data["probes"]
@@ -583,8 +602,8 @@ def _page_context(
         "n_conditions": len(data["conditions"]),
         "n_records": sum(len(cell["samples"]) for cell in cells),
         "n_failed": sum(1 for cell in cells for s in cell["samples"] if s["s"] is None),
-        "table": _model_table(data, summary),
-        "summary_fields": _summary_fields(summary),
+        "table": _model_table(data, report),
+        "summary_fields": _summary_fields(summary, report),
     }
 
 

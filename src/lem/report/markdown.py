@@ -1,13 +1,13 @@
 """``report.md``: the report as GitHub-flavoured Markdown tables.
 
-Rendered from the summary dict alone (the same data as ``summary.json``, unrounded), so
-the two can never disagree. Every number is formatted by :mod:`lem.numfmt` (rounded once,
-half away from zero, from full precision), as in the terminal and the viewer. Deltas read
-``+0.96 [0.12, 1.80]`` (mean paired difference and its 95% CI; ``†`` marks a t interval,
-used below 10 probes); p-values are Holm-adjusted unless the column says otherwise,
-``excl.`` when the comparison was left out of the Holm family (all deltas zero). The
-Methods section prints ``summary["methods"]``. Nothing machine- or time-dependent is
-written.
+Rendered from the :class:`~lem.report.summary.ReportSummary` alone (the same data as
+``summary.json``, unrounded), so the two can never disagree. Every number is formatted by
+:mod:`lem.numfmt` (rounded once, half away from zero, from full precision), as in the
+terminal and the viewer. Deltas read ``+0.96 [0.12, 1.80]`` (mean paired difference and its
+95% CI; ``†`` marks a t interval, used below 10 probes); p-values are Holm-adjusted unless
+the column says otherwise, ``excl.`` when the comparison was left out of the Holm family
+(all deltas zero). The Methods section prints the summary's ``methods`` rules. Nothing
+machine- or time-dependent is written.
 """
 
 from __future__ import annotations
@@ -18,6 +18,18 @@ from typing import Any
 from lem.defaults import BASELINE
 from lem.numfmt import DASH as _DASH
 from lem.numfmt import fmt_delta, fmt_mean, fmt_p, fmt_percent, fmt_sig
+from lem.report.summary import (
+    CI,
+    Comparison,
+    Description,
+    DomainDeltaCell,
+    Driver,
+    ModelSummary,
+    Mover,
+    PlotFiles,
+    ReportSummary,
+    ScorerSummary,
+)
 
 __all__ = [
     "fmt_ci",
@@ -34,17 +46,15 @@ _SMALL_N_NOTE = "† fewer than 10 probes: t interval (mean ± t·sd/√n), not 
 _EXCLUDED = "excl."
 
 
-def fmt_ci(ci: Mapping[str, Any] | None, method: str | None = None) -> str:
+def fmt_ci(ci: CI | None, method: str | None = None) -> str:
     """``[low, high]`` with two decimals, ``†`` after it for a t interval."""
-    if not ci or ci.get("low") is None or ci.get("high") is None:
+    if ci is None or ci.low is None or ci.high is None:
         return ""
     mark = _SMALL_N_MARK if method == "t" else ""
-    return f"[{fmt_mean(ci['low'])}, {fmt_mean(ci['high'])}]{mark}"
+    return f"[{fmt_mean(ci.low)}, {fmt_mean(ci.high)}]{mark}"
 
 
-def fmt_delta_ci(
-    delta: float | None, ci: Mapping[str, Any] | None, method: str | None = None
-) -> str:
+def fmt_delta_ci(delta: float | None, ci: CI | None, method: str | None = None) -> str:
     """A delta and its CI: ``+0.96 [0.12, 1.80]``."""
     if delta is None:
         return _DASH
@@ -52,12 +62,12 @@ def fmt_delta_ci(
     return f"{fmt_delta(delta)} {text}" if text else fmt_delta(delta)
 
 
-def fmt_mean_ci(stats: Mapping[str, Any] | None) -> str:
-    """A mean and its CI from a stats dict (``n``, ``mean``, ``ci``, ``ci_method``)."""
-    if not stats:
+def fmt_mean_ci(stats: Description | None) -> str:
+    """A mean and its CI from a condition's description."""
+    if stats is None:
         return _DASH
-    text = fmt_ci(stats.get("ci"), stats.get("ci_method"))
-    return f"{fmt_mean(stats['mean'])} {text}" if text else fmt_mean(stats["mean"])
+    text = fmt_ci(stats.ci, stats.ci_method)
+    return f"{fmt_mean(stats.mean)} {text}" if text else fmt_mean(stats.mean)
 
 
 def _cell(text: Any) -> str:
@@ -78,7 +88,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str = ""
     return [*lines, ""]
 
 
-def _drivers(drivers: Sequence[Sequence[Any]], limit: int = 3) -> str:
+def _drivers(drivers: Sequence[Driver], limit: int = 3) -> str:
     return ", ".join(f"{name} {fmt_delta(value)}" for name, value in drivers[:limit]) or _DASH
 
 
@@ -99,49 +109,49 @@ class _Doc:
         return "\n".join(self.lines) + "\n"
 
 
-def _settings_line(summary: Mapping[str, Any]) -> str:
-    s = summary["settings"]
-    samples = "mean over all samples per probe" if s["all_samples"] else "sample 0 per probe"
-    level = round(100 * s["level"])
+def _settings_line(summary: ReportSummary) -> str:
+    s = summary.settings
+    samples = "mean over all samples per probe" if s.all_samples else "sample 0 per probe"
+    level = round(100 * s.level)
     return (
-        f"Scorer{'s' if len(s['scorers']) > 1 else ''}: "
-        + ", ".join(_code(x) for x in s["scorers"])
-        + f" · band ±{s['band']:g} · seed {s['seed']} · {s['n_boot']:,} bootstrap resamples"
-        + f" · {level}% CIs · MDE at α {s['alpha']:g}/m, power {s['power']:g} · {samples}"
+        f"Scorer{'s' if len(s.scorers) > 1 else ''}: "
+        + ", ".join(_code(x) for x in s.scorers)
+        + f" · band ±{s.band:g} · seed {s.seed} · {s.n_boot:,} bootstrap resamples"
+        + f" · {level}% CIs · MDE at α {s.alpha:g}/m, power {s.power:g} · {samples}"
     )
 
 
-def _methods(doc: _Doc, summary: Mapping[str, Any]) -> None:
-    methods = summary.get("methods") or {}
-    if not methods:
+def _methods(doc: _Doc, summary: ReportSummary) -> None:
+    rules = [rule for rule in summary.methods.rules() if rule]
+    if not rules:
         return
     doc.add("## Methods", "")
-    doc.add(*[f"- {entry['rule']}" for entry in methods.values() if entry.get("rule")], "")
+    doc.add(*[f"- {rule}" for rule in rules], "")
 
 
-def _sources(doc: _Doc, summary: Mapping[str, Any]) -> None:
+def _sources(doc: _Doc, summary: ReportSummary) -> None:
     doc.add("## Sources", "")
     rows = [
         [
-            s["model"],
-            s["source"],
-            s["family"] or _DASH,
-            s["version"] or _DASH,
-            s["base"] or _DASH,
+            s.model,
+            s.source,
+            s.family or _DASH,
+            s.version or _DASH,
+            s.base or _DASH,
         ]
-        for s in summary["sources"]
+        for s in summary.sources
     ]
     doc.add(*_table(["model", "source", "family", "version", "base"], rows, "lllll"))
 
 
-def _plot_links(plots: Mapping[str, Any], key: str, alt: str) -> list[str]:
+def _plot_links(plots: Mapping[str, PlotFiles], key: str, alt: str) -> list[str]:
     entry = plots.get(key)
-    if not entry:
+    if entry is None:
         return []
-    return [f"![{alt}]({entry['png']}) ([SVG]({entry['svg']}))", ""]
+    return [f"![{alt}]({entry.png}) ([SVG]({entry.svg}))", ""]
 
 
-def _overview(doc: _Doc, data: Mapping[str, Any], conds: Sequence[str], h: str) -> None:
+def _overview(doc: _Doc, data: ScorerSummary, conds: Sequence[str], h: str) -> None:
     doc.add(f"## Overview{h}", "")
     doc.add(
         "Models sorted by baseline mean. Each condition's mean is over the probes it scored; "
@@ -155,71 +165,71 @@ def _overview(doc: _Doc, data: Mapping[str, Any], conds: Sequence[str], h: str) 
     for c in others:
         header += [c, f"n {c}", f"Δ {c}", f"p {c}"]
     rows = []
-    for row in data["cross_model"]:
-        line: list[Any] = [row["model"], row["probes"], fmt_mean_ci(row["baseline"])]
+    for row in data.cross_model:
+        line: list[Any] = [row.model, row.probes, fmt_mean_ci(row.baseline)]
         for c in others:
-            cell = row["conditions"].get(c)
+            cell = row.conditions.get(c)
             if cell is None:
                 line += [_DASH, _DASH, _DASH, _DASH]
                 continue
-            excluded = cell["comparison"] is not None and not cell["holm_family"]
+            excluded = cell.comparison is not None and not cell.holm_family
             line += [
-                fmt_mean(cell["mean"]),
-                cell["n_paired"],
-                fmt_delta_ci(cell["delta"], cell["delta_ci"], cell["ci_method"]),
-                _EXCLUDED if excluded else fmt_p(cell["p_holm"]),
+                fmt_mean(cell.mean),
+                cell.n_paired,
+                fmt_delta_ci(cell.delta, cell.delta_ci, cell.ci_method),
+                _EXCLUDED if excluded else fmt_p(cell.p_holm),
             ]
         rows.append(line)
     doc.add(*_table(header, rows))
-    doc.add(*_plot_links(data.get("plots", {}), "forest", "Deltas with CIs"))
+    doc.add(*_plot_links(data.plots, "forest", "Deltas with CIs"))
 
 
-def _lineages(doc: _Doc, data: Mapping[str, Any], conds: Sequence[str], h: str) -> None:
-    if not data["lineages"]:
+def _lineages(doc: _Doc, data: ScorerSummary, conds: Sequence[str], h: str) -> None:
+    if not data.lineages:
         return
     doc.add(f"## Lineages{h}", "")
     doc.add("Models of one family in version order; Δ is paired against each model's baseline.")
     doc.add("")
     others = [c for c in conds if c != BASELINE]
-    for family, rows in data["lineages"].items():
+    for family, rows in data.lineages.items():
         doc.add(f"### {family}", "")
         header = ["version", "model", "baseline"]
         for c in others:
             header += [c, f"n {c}", f"Δ {c}"]
         out = []
         for r in rows:
-            line: list[Any] = [r["version"] or _DASH, r["model"], fmt_mean(r["baseline"])]
+            line: list[Any] = [r.version or _DASH, r.model, fmt_mean(r.baseline)]
             for c in others:
-                cell = r["conditions"].get(c)
+                cell = r.conditions.get(c)
                 if cell is None:
                     line += [_DASH, _DASH, _DASH]
                 else:
                     line += [
-                        fmt_mean(cell["mean"]),
-                        cell["n_paired"],
-                        fmt_delta_ci(cell["delta"], cell["delta_ci"], cell["ci_method"]),
+                        fmt_mean(cell.mean),
+                        cell.n_paired,
+                        fmt_delta_ci(cell.delta, cell.delta_ci, cell.ci_method),
                     ]
             out.append(line)
         doc.add(*_table(header, out, "ll" + "r" * (len(header) - 2)))
 
 
-def _comparison_row(comp: Mapping[str, Any], first: str) -> list[Any]:
-    st = comp["stats"]
+def _comparison_row(comp: Comparison, first: str) -> list[Any]:
+    st = comp.stats
     if st is None:
         return [first, 0] + [_DASH] * 9
-    note = comp.get("mde_note") or ""
+    note = comp.mde_note or ""
     return [
         first,
-        st["n"],
-        fmt_mean(st["mean_a"]),
-        fmt_mean(st["mean_b"]),
-        fmt_delta_ci(st["mean_delta"], st["ci"], st["ci_method"]),
-        fmt_p(st["p_wilcoxon"]),
-        fmt_p(comp["p_holm"]) if comp["holm_family"] else _EXCLUDED,
-        fmt_delta(st["dz"]),
-        fmt_delta(st["rank_biserial"]),
-        f"{st['improved']}/{st['regressed']}/{st['unchanged']}",
-        "∞" if note.startswith("unreachable") else fmt_mean(st["mde"]),
+        st.n,
+        fmt_mean(st.mean_a),
+        fmt_mean(st.mean_b),
+        fmt_delta_ci(st.mean_delta, st.ci, st.ci_method),
+        fmt_p(st.p_wilcoxon),
+        fmt_p(comp.p_holm) if comp.holm_family else _EXCLUDED,
+        fmt_delta(st.dz),
+        fmt_delta(st.rank_biserial),
+        f"{st.improved}/{st.regressed}/{st.unchanged}",
+        "∞" if note.startswith("unreachable") else fmt_mean(st.mde),
     ]
 
 
@@ -227,37 +237,37 @@ def _comp_header(first: str, a: str, b: str) -> list[str]:
     return [first, "n", a, b, "Δ [CI]", "p", "p Holm", "dz", "r_rb", "↑/↓/=", "MDE"]
 
 
-def _probe_table(doc: _Doc, rows: Sequence[Mapping[str, Any]], label_a: str, label_b: str) -> None:
+def _probe_table(doc: _Doc, rows: Sequence[Mover], label_a: str, label_b: str) -> None:
     out = [
         [
-            r["probe"],
-            r["category"],
-            fmt_mean(r["a"]),
-            fmt_mean(r["b"]),
-            fmt_delta(r["delta"]),
-            _drivers(r.get("drivers", [])),
+            r.probe,
+            r.category,
+            fmt_mean(r.a),
+            fmt_mean(r.b),
+            fmt_delta(r.delta),
+            _drivers(r.drivers),
         ]
         for r in rows
     ]
     doc.add(*_table(["probe", "domain", label_a, label_b, "Δ", "drivers"], out, "llrrrl"))
 
 
-def _pairs(doc: _Doc, data: Mapping[str, Any], h: str) -> None:
-    if not data["pairs"]:
+def _pairs(doc: _Doc, data: ScorerSummary, h: str) -> None:
+    if not data.pairs:
         return
-    by_id = {c["id"]: c for c in data["comparisons"]}
+    by_id = {c.id: c for c in data.comparisons}
     doc.add(f"## Fine-tuning effects{h}", "")
     doc.add(
         "Each row compares the tuned model with its base under the same condition, paired "
         "over the probes both answered (Δ = tuned − base).",
         "",
     )
-    for pair in data["pairs"]:
-        base, tuned = pair["base"], pair["tuned"]
+    for pair in data.pairs:
+        base, tuned = pair.base, pair.tuned
         doc.add(f"### {tuned} vs {base}", "")
         rows = [
-            _comparison_row(by_id[cid], by_id[cid]["condition_b"])
-            for cid in pair["comparisons"]
+            _comparison_row(by_id[cid], by_id[cid].condition_b)
+            for cid in pair.comparisons
             if cid in by_id
         ]
         if rows:
@@ -265,7 +275,7 @@ def _pairs(doc: _Doc, data: Mapping[str, Any], h: str) -> None:
         else:
             doc.add("No condition in common.", "")
         doc.add(f"#### Realignment: {tuned} with the kernel re-injected", "")
-        realign = [by_id[cid] for cid in pair["realignment"] if cid in by_id]
+        realign = [by_id[cid] for cid in pair.realignment if cid in by_id]
         if not realign:
             doc.add("No kernel condition with a baseline to compare.", "")
             continue
@@ -277,31 +287,31 @@ def _pairs(doc: _Doc, data: Mapping[str, Any], h: str) -> None:
         doc.add(
             *_table(
                 _comp_header("condition", BASELINE, "kernel"),
-                [_comparison_row(c, c["condition_b"]) for c in realign],
+                [_comparison_row(c, c.condition_b) for c in realign],
             )
         )
         for comp in realign:
-            if comp["regressions"]:
-                doc.add(f"Worst probes, {comp['condition_b']} vs baseline:", "")
-                _probe_table(doc, comp["regressions"], BASELINE, comp["condition_b"])
+            if comp.regressions:
+                doc.add(f"Worst probes, {comp.condition_b} vs baseline:", "")
+                _probe_table(doc, comp.regressions, BASELINE, comp.condition_b)
 
 
 def _model_section(
-    doc: _Doc, label: str, m: Mapping[str, Any], comps: Sequence[Mapping[str, Any]], h: str
+    doc: _Doc, label: str, m: ModelSummary, comps: Sequence[Comparison], h: str
 ) -> None:
     doc.add(f"### {label}{h}", "")
     rows = []
-    for cond in m["condition_order"]:
-        c = m["conditions"][cond]
-        st = c["stats"]
+    for cond in m.condition_order:
+        cell = m.conditions[cond]
+        st = cell.stats
         rows.append(
             [
                 cond,
-                st["n"] if st else 0,
-                c["failed"],
+                st.n if st else 0,
+                cell.failed,
                 fmt_mean_ci(st),
-                fmt_mean(st["median"]) if st else _DASH,
-                fmt_mean(st["sd"]) if st else _DASH,
+                fmt_mean(st.median) if st else _DASH,
+                fmt_mean(st.sd) if st else _DASH,
             ]
         )
     doc.add(*_table(["condition", "n", "failed", "mean [CI]", "median", "sd"], rows))
@@ -309,42 +319,41 @@ def _model_section(
         doc.add(
             *_table(
                 _comp_header("vs baseline", BASELINE, "condition"),
-                [_comparison_row(c, c["condition_b"]) for c in comps],
+                [_comparison_row(c, c.condition_b) for c in comps],
             )
         )
     for comp in comps:
-        cond = comp["condition_b"]
-        if comp["regressions"]:
+        cond = comp.condition_b
+        if comp.regressions:
             doc.add(f"Largest regressions, {cond} vs baseline:", "")
-            _probe_table(doc, comp["regressions"], BASELINE, cond)
-        if comp["rescues"]:
+            _probe_table(doc, comp.regressions, BASELINE, cond)
+        if comp.rescues:
             doc.add(f"Largest rescues, {cond} vs baseline:", "")
-            _probe_table(doc, comp["rescues"], BASELINE, cond)
-    conds = m["condition_order"]
-    if m["domains"]:
+            _probe_table(doc, comp.rescues, BASELINE, cond)
+    conds = m.condition_order
+    if m.domains:
         header = ["domain", "n", *[c if c == BASELINE else f"{c} (Δ)" for c in conds]]
         out = []
-        for dom, per in m["domains"].items():
-            n = max((per[c]["n"] for c in conds if c in per), default=0)
+        for dom, per in m.domains.items():
+            n = max((per[c].n for c in conds if c in per), default=0)
             line: list[Any] = [dom, n]
             for c in conds:
-                cell = per.get(c)
-                if cell is None or cell["mean"] is None:
+                dc = per.get(c)
+                if dc is None or dc.mean is None:
                     line.append(_DASH)
-                elif c == BASELINE or cell.get("delta") is None:
-                    line.append(fmt_mean(cell["mean"]))
+                elif c == BASELINE or not isinstance(dc, DomainDeltaCell) or dc.delta is None:
+                    line.append(fmt_mean(dc.mean))
                 else:
-                    line.append(f"{fmt_mean(cell['mean'])} ({fmt_delta(cell['delta'])})")
+                    line.append(f"{fmt_mean(dc.mean)} ({fmt_delta(dc.delta)})")
             out.append(line)
         doc.add("Domains (mean, Δ vs baseline):", "")
         doc.add(*_table(header, out))
     inc_rows = []
     for cond in conds:
-        row = m["incidence"][cond]
-        line = [cond, row["responses"], row["failed"]]
-        for key in ("degeneration", "compliance", "empty"):
-            v = row.get(key)
-            line.append(_DASH if v is None else _rate(v["count"], v["rate"]))
+        row = m.incidence[cond]
+        line = [cond, row.responses, row.failed]
+        for _, v in row.signals():
+            line.append(_DASH if v is None else _rate(v.count, v.rate))
         inc_rows.append(line)
     doc.add("Incidence (responses with the signal > 0):", "")
     doc.add(
@@ -362,11 +371,11 @@ def _n(count: int) -> str:
     return f"{count} comparison{'' if count == 1 else 's'}"
 
 
-def _holm_line(data: Mapping[str, Any], scorer: str | None) -> str:
-    holm = data["holm"]
-    m = holm["family_size"]
-    text = f"Holm correction over {_n(m)} (m = {m}; MDE at α/m = {fmt_sig(holm['mde_alpha'])})"
-    excluded = holm["excluded_all_zero"]
+def _holm_line(data: ScorerSummary, scorer: str | None) -> str:
+    holm = data.holm
+    m = holm.family_size
+    text = f"Holm correction over {_n(m)} (m = {m}; MDE at α/m = {fmt_sig(holm.mde_alpha)})"
+    excluded = holm.excluded_all_zero
     if excluded:
         text += (
             f"; {_n(len(excluded))} left out of the family because every Δ is zero: "
@@ -376,45 +385,45 @@ def _holm_line(data: Mapping[str, Any], scorer: str | None) -> str:
     return f"Scorer {_code(scorer)}: {text}" if scorer else text
 
 
-def render_markdown(summary: Mapping[str, Any]) -> str:
+def render_markdown(summary: ReportSummary) -> str:
     """The whole ``report.md`` text."""
     doc = _Doc()
-    doc.add(f"# {summary['title']}", "")
+    doc.add(f"# {summary.title}", "")
     doc.add(_settings_line(summary), "")
     doc.add(
-        f"{len(summary['models'])} model{'' if len(summary['models']) == 1 else 's'}, "
+        f"{len(summary.models)} model{'' if len(summary.models) == 1 else 's'}, "
         + "conditions: "
-        + ", ".join(_code(c) for c in summary["conditions"])
+        + ", ".join(_code(c) for c in summary.conditions)
         + ". How to read every section: `docs/REPORTS.md` in lem.",
         "",
     )
     _methods(doc, summary)
     _sources(doc, summary)
-    scorers = list(summary["scorers"])
+    scorers = list(summary.scorers)
     for scorer in scorers:
-        data = summary["scorers"][scorer]
+        data = summary.scorers[scorer]
         h = f" ({scorer})" if len(scorers) > 1 else ""
         doc.add(_holm_line(data, scorer if len(scorers) > 1 else None), "")
-        _overview(doc, data, summary["conditions"], h)
-        _lineages(doc, data, summary["conditions"], h)
+        _overview(doc, data, summary.conditions, h)
+        _lineages(doc, data, summary.conditions, h)
         _pairs(doc, data, h)
         doc.add(f"## Models{h}", "")
         doc.add(
             "Drivers: the signals behind each probe's change, "
             + (
                 "as weighted, capped score contributions (they sum to Δ)."
-                if data["drivers"] == "weighted"
+                if data.drivers == "weighted"
                 else "as raw signal differences."
             ),
             "",
         )
-        by_model: dict[str, list[Mapping[str, Any]]] = {}
-        for c in data["comparisons"]:
-            if c["kind"] == "condition":
-                by_model.setdefault(c["model_b"], []).append(c)
-        for label in summary["models"]:
-            _model_section(doc, label, data["models"][label], by_model.get(label, []), h)
-        plots = data.get("plots", {})
+        by_model: dict[str, list[Comparison]] = {}
+        for c in data.comparisons:
+            if c.kind == "condition":
+                by_model.setdefault(c.model_b, []).append(c)
+        for label in summary.models:
+            _model_section(doc, label, data.models[label], by_model.get(label, []), h)
+        plots = data.plots
         if plots:
             doc.add(f"## Plots{h}", "")
             for key, alt in (
@@ -425,11 +434,11 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
             doc.add(
                 "All plots: "
                 + ", ".join(
-                    f"[{key}.png]({p['png']}), [{key}.svg]({p['svg']})" for key, p in plots.items()
+                    f"[{key}.png]({p.png}), [{key}.svg]({p.svg})" for key, p in plots.items()
                 ),
                 "",
             )
-    if summary["notes"]:
+    if summary.notes:
         doc.add("## Notes", "")
-        doc.add(*[f"- {n}" for n in summary["notes"]], "")
+        doc.add(*[f"- {n}" for n in summary.notes], "")
     return doc.text()

@@ -19,11 +19,11 @@ from __future__ import annotations
 import contextlib
 import os
 import traceback
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from lem.report.analysis import Prepared
+from lem.report.summary import ModelSummary, PlotFiles, ReportSummary
 
 __all__ = ["Outputs", "parallel_default", "slim_summary"]
 
@@ -38,48 +38,38 @@ def parallel_default() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
 
 
-def slim_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
+def slim_summary(summary: ReportSummary) -> ReportSummary:
     """What the forest plot and the viewer need of the finished summary (sent to the
-    helper): top-level scalars, settings, models, conditions and, per scorer, the
-    within-model comparisons and each model's condition means, domains and order."""
-    scorers: dict[str, Any] = {}
-    for name, data in summary["scorers"].items():
-        comps = []
-        for c in data["comparisons"]:
-            if c["kind"] != "condition":
-                continue
-            st = c["stats"]
-            keep = ("mean_delta", "n", "improved", "regressed", "ci")
-            comps.append(
-                {
-                    **{k: c[k] for k in ("id", "kind", "model_b", "condition_b", "p_holm")},
-                    "stats": None if st is None else {k: st[k] for k in keep},
-                }
-            )
+    helper): the same summary with, per scorer, only the within-model comparisons (without
+    their probe lists) and each model's conditions, domains and order; the rest (sources,
+    methods, cross-model, lineage and pair tables, incidence, movers) left empty."""
+    scorers = {}
+    for name, data in summary.scorers.items():
+        comps = [
+            c.model_copy(update={"regressions": [], "rescues": []})
+            for c in data.comparisons
+            if c.kind == "condition"
+        ]
         models = {
-            label: {
-                "conditions": {
-                    cond: {
-                        "stats": None if cell["stats"] is None else {"mean": cell["stats"]["mean"]}
-                    }
-                    for cond, cell in m["conditions"].items()
-                },
-                "domains": m["domains"],
-                "condition_order": m["condition_order"],
-            }
-            for label, m in data["models"].items()
+            label: ModelSummary(
+                probes=m.probes,
+                conditions=m.conditions,
+                condition_order=m.condition_order,
+                domains=m.domains,
+                incidence={},
+            )
+            for label, m in data.models.items()
         }
-        scorers[name] = {"comparisons": comps, "models": models}
-    out: dict[str, Any] = {
-        k: v for k, v in summary.items() if isinstance(v, str | int | float | bool) or v is None
-    }
-    out.update(
-        settings=summary["settings"],
-        models=summary["models"],
-        conditions=summary["conditions"],
-        scorers=scorers,
-    )
-    return out
+        scorers[name] = data.model_copy(
+            update={
+                "models": models,
+                "comparisons": comps,
+                "cross_model": [],
+                "lineages": {},
+                "pairs": [],
+            }
+        )
+    return summary.model_copy(update={"sources": [], "scorers": scorers})
 
 
 class Outputs:
@@ -101,13 +91,13 @@ class Outputs:
         self.title = title
         self.html_path: Path | None = out_dir / "report.html" if html else None
         self.parallel = parallel_default() if parallel is None else parallel
-        self.plots: dict[str, dict[str, dict[str, str]]] = {}
+        self.plots: dict[str, dict[str, PlotFiles]] = {}
         if plots:
             from lem.report.plots import plan_plots
 
             self.plots = plan_plots(prep.early_summary(), prep.scores)
         self._viewer: tuple[dict[str, Any], str] | None = None
-        self._summary: Mapping[str, Any] = {}
+        self._summary: ReportSummary | None = None
         self._proc: Any = None
         self._conn: Any = None
 
@@ -128,7 +118,7 @@ class Outputs:
             data = viewer_data(records, scorer=scorer)
             self._viewer = (data, encode_payload(data))
 
-    def _late(self, summary: Mapping[str, Any]) -> None:
+    def _late(self, summary: ReportSummary) -> None:
         """The forest plot and report.html, from the (slim) finished summary."""
         if any(self.plots.values()):
             from lem.report.plots import NEEDS_STATISTICS, render_plots
@@ -162,24 +152,28 @@ class Outputs:
             summary = conn.recv()
             if summary is None:
                 return
-            self._late(summary)
+            self._late(ReportSummary.model_validate(summary))
             conn.send(None)
         except BaseException:
             conn.send(traceback.format_exc())
         finally:
             conn.close()
 
-    def send(self, summary: Mapping[str, Any]) -> None:
+    def send(self, summary: ReportSummary) -> None:
         """Hand the finished ``summary`` to the helper, which draws what is left while
-        this process writes report.md and summary.json (serially: nothing yet)."""
+        this process writes report.md and summary.json (serially: nothing yet). The slim
+        summary travels as its ``model_dump`` (plain data pickle far faster than models)
+        and is validated back into the model there."""
         self._summary = summary
         if self.parallel:
-            self._conn.send(slim_summary(summary))
+            self._conn.send(slim_summary(summary).model_dump(mode="python"))
 
     def finish(self) -> None:
         """Draw what is left (serially) or wait for the helper; raise its failure."""
         if not self.parallel:
             self._early()
+            if self._summary is None:
+                raise AssertionError("Outputs.finish before Outputs.send")
             self._late(slim_summary(self._summary))
             return
         try:

@@ -31,11 +31,21 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from lem.numfmt import fmt_fixed
+from lem.report.summary import (
+    Comparison,
+    DomainDeltaCell,
+    EarlyComparison,
+    EarlyScorer,
+    EarlySummary,
+    PlotFiles,
+    ReportSummary,
+    ScorerSummary,
+)
 
 __all__ = [
     "FIGURES",
@@ -61,6 +71,11 @@ PLOT_RC: dict[str, Any] = {
 }
 TOP_ROWS = 30
 """Most rows a figure draws; beyond it the forest and domain plots keep the largest |Δ|."""
+
+AnySummary = ReportSummary | EarlySummary
+"""What figures are drawn from: the finished summary, or (for the figures that need no
+statistic) the part known before the statistics."""
+_Comp = TypeVar("_Comp", bound=Comparison | EarlyComparison)
 
 _PNG_META = {"Software": None}
 _SVG_META = {"Date": None, "Creator": None}
@@ -159,12 +174,16 @@ def _colours(conditions: Sequence[str]) -> dict[str, Any]:
     return {c: cmap(i % 10) for i, c in enumerate(conditions)}
 
 
-def _save(fig: Any, out_dir: Path, name: str) -> dict[str, str]:
+def _files(name: str) -> PlotFiles:
+    return PlotFiles(png=f"plots/{name}.png", svg=f"plots/{name}.svg")
+
+
+def _save(fig: Any, out_dir: Path, name: str) -> PlotFiles:
     plots = out_dir / "plots"
     plots.mkdir(parents=True, exist_ok=True)
     fig.savefig(plots / f"{name}.png", format="png", metadata=_PNG_META)
     fig.savefig(plots / f"{name}.svg", format="svg", metadata=_SVG_META)
-    return {"png": f"plots/{name}.png", "svg": f"plots/{name}.svg"}
+    return _files(name)
 
 
 def _figure(width: float, height: float) -> Any:
@@ -193,27 +212,38 @@ def _rows_figure(rows: _Rows, title_lines: int, plot_in: float = 4.5) -> tuple[A
     return fig, fig.add_subplot()
 
 
-def _selected(data: Mapping[str, Any]) -> tuple[list[dict[str, Any]], int]:
+def _mean_delta(comp: Comparison | EarlyComparison) -> float:
+    if comp.stats is None:
+        raise AssertionError(f"{comp.id}: no probes, no mean delta")
+    return comp.stats.mean_delta
+
+
+def _shown(comparisons: Sequence[_Comp]) -> list[_Comp]:
+    """The kernel-condition comparisons with probes: the rows a figure can have."""
+    return [c for c in comparisons if c.kind == "condition" and c.stats is not None]
+
+
+def _selected(comparisons: Sequence[_Comp]) -> tuple[list[_Comp], int]:
     """The kernel-condition comparisons a figure shows, and how many there are: all of them
     (model order) up to :data:`TOP_ROWS`, else the :data:`TOP_ROWS` largest ``|Δ|``
     (ranked by Δ, highest first; ties by id)."""
-    comps = [c for c in data["comparisons"] if c["kind"] == "condition" and c["stats"]]
+    comps = _shown(comparisons)
     if len(comps) <= TOP_ROWS:
         return comps, len(comps)
-    top = sorted(comps, key=lambda c: (-abs(c["stats"]["mean_delta"]), c["id"]))[:TOP_ROWS]
-    top.sort(key=lambda c: (-c["stats"]["mean_delta"], c["id"]))
+    top = sorted(comps, key=lambda c: (-abs(_mean_delta(c)), c.id))[:TOP_ROWS]
+    top.sort(key=lambda c: (-_mean_delta(c), c.id))
     return top, len(comps)
 
 
 def _forest(
-    data: Mapping[str, Any], conditions: Sequence[str], band: float, alpha: float, scorer: str
+    data: ScorerSummary, conditions: Sequence[str], band: float, alpha: float, scorer: str
 ) -> Any | None:
-    comps, total = _selected(data)
+    comps, total = _selected(data.comparisons)
     if not comps:
         return None
     colours = _colours(conditions)
     n = len(comps)
-    rows = _Rows([(c["model_b"], c["condition_b"]) for c in comps])
+    rows = _Rows([(c.model_b, c.condition_b) for c in comps])
     title = f"Δ {scorer} vs baseline, {total} comparison{'s' if total != 1 else ''}"
     if n < total:
         title += f": the {n} largest |Δ|\n(every comparison: report.md, Overview)"
@@ -224,14 +254,14 @@ def _forest(
     segments, seg_colours = [], []
     xs, edge, face = [], [], []
     for y, comp in zip(ys, comps, strict=True):
-        st = comp["stats"]
-        colour = colours[comp["condition_b"]]
-        lo, hi = st["ci"]["low"], st["ci"]["high"]
+        colour = colours[comp.condition_b]
+        ci = comp.stats.ci if comp.stats is not None else None
+        lo, hi = (ci.low, ci.high) if ci is not None else (None, None)
         if lo is not None and hi is not None:
             segments.append([(lo, y), (hi, y)])
             seg_colours.append(colour)
-        significant = comp["p_holm"] is not None and comp["p_holm"] < alpha
-        xs.append(st["mean_delta"])
+        significant = comp.p_holm is not None and comp.p_holm < alpha
+        xs.append(_mean_delta(comp))
         edge.append(colour)
         face.append(colour if significant else "white")
     _segments(ax, segments, seg_colours, 1.4)
@@ -244,10 +274,10 @@ def _forest(
     return fig
 
 
-def _level(data: Mapping[str, Any]) -> str:
-    for comp in data["comparisons"]:
-        if comp["stats"]:
-            return f"{100 * comp['stats']['ci']['level']:g}%"
+def _level(data: ScorerSummary) -> str:
+    for comp in data.comparisons:
+        if comp.stats is not None:
+            return f"{100 * comp.stats.ci.level:g}%"
     return "95%"
 
 
@@ -318,33 +348,33 @@ def _heat(
     return ax
 
 
-def _domains(summary: Mapping[str, Any], data: Mapping[str, Any], scorer: str) -> Any | None:
-    models = summary["models"]
-    domains = sorted({d for label in models for d in data["models"][label]["domains"]})
+def _domains(summary: AnySummary, data: ScorerSummary | EarlyScorer, scorer: str) -> Any | None:
+    models = summary.models
+    domains = sorted({d for label in models for d in data.models[label].domains})
     if not domains:
         return None
     if len(models) == 1:
-        m = data["models"][models[0]]
-        cols = list(m["condition_order"])
+        m = data.models[models[0]]
+        cols = list(m.condition_order)
         matrix = np.full((len(domains), len(cols)), np.nan)
         for i, dom in enumerate(domains):
             for j, cond in enumerate(cols):
-                cell = m["domains"].get(dom, {}).get(cond)
-                if cell and cell["mean"] is not None:
-                    matrix[i, j] = cell["mean"]
+                cell = m.domains.get(dom, {}).get(cond)
+                if cell is not None and cell.mean is not None:
+                    matrix[i, j] = cell.mean
         title = f"mean {scorer} by domain and condition\n{models[0]}"
         return _heatmap_figure(_Rows([("", d) for d in domains]), cols, matrix, title, False)
-    comps, total = _selected(data)
+    comps, total = _selected(data.comparisons)
     if not comps:
         return None
-    rows = _Rows([(c["model_b"], c["condition_b"]) for c in comps])
+    rows = _Rows([(c.model_b, c.condition_b) for c in comps])
     matrix = np.full((len(comps), len(domains)), np.nan)
     for i, comp in enumerate(comps):
-        per = data["models"][comp["model_b"]]["domains"]
+        per = data.models[comp.model_b].domains
         for j, dom in enumerate(domains):
-            cell = per.get(dom, {}).get(comp["condition_b"])
-            if cell and cell.get("delta") is not None:
-                matrix[i, j] = cell["delta"]
+            cell = per.get(dom, {}).get(comp.condition_b)
+            if isinstance(cell, DomainDeltaCell) and cell.delta is not None:
+                matrix[i, j] = cell.delta
     title = f"mean Δ {scorer} vs baseline by domain"
     if len(comps) < total:
         title += f": the {len(comps)} largest overall |Δ| of {total}"
@@ -380,7 +410,7 @@ def _heatmap_figure(
 
 
 def _distributions(
-    summary: Mapping[str, Any],
+    summary: AnySummary,
     scores: Mapping[str, Mapping[str, Sequence[float]]],
     conditions: Sequence[str],
     seed: int,
@@ -388,7 +418,7 @@ def _distributions(
 ) -> Any | None:
     colours = _colours(conditions)
     rows: list[tuple[str, str, Sequence[float]]] = []
-    for label in summary["models"]:
+    for label in summary.models:
         for cond, vals in scores.get(label, {}).items():
             if vals:
                 rows.append((label, cond, vals))
@@ -426,7 +456,7 @@ def _distributions(
 
 
 def _distributions_over_models(
-    summary: Mapping[str, Any],
+    summary: AnySummary,
     rows: Sequence[tuple[str, str, Sequence[float]]],
     conditions: Sequence[str],
     colours: Mapping[str, Any],
@@ -450,7 +480,7 @@ def _distributions_over_models(
         ax.scatter([float(np.mean(vals))], [y], marker="D", s=18, color="black", zorder=4)
     labels.draw(ax, ys.tolist())
     ax.set_ylim(-0.7, len(conds) - 0.3)
-    n_models = len(summary["models"])
+    n_models = len(summary.models)
     ax.set_title(
         f"mean {scorer} per model, by condition ({n_models} models)\n"
         "(per-model statistics: report.md, Models)",
@@ -463,18 +493,20 @@ def _distributions_over_models(
 
 def _make(
     key: str,
-    summary: Mapping[str, Any],
-    data: Mapping[str, Any],
+    summary: AnySummary,
+    data: ScorerSummary | EarlyScorer,
     scores: Mapping[str, Mapping[str, Sequence[float]]],
     scorer: str,
 ) -> Any | None:
-    settings = summary["settings"]
-    conditions = summary["conditions"]
+    settings = summary.settings
+    conditions = summary.conditions
     if key == "forest":
-        return _forest(data, conditions, settings["band"], settings["alpha"], scorer)
+        if not isinstance(data, ScorerSummary):
+            raise AssertionError("the forest plot is drawn from the statistics")
+        return _forest(data, conditions, settings.band, settings.alpha, scorer)
     if key == "domains":
         return _domains(summary, data, scorer)
-    return _distributions(summary, scores, conditions, settings["seed"], scorer)
+    return _distributions(summary, scores, conditions, settings.seed, scorer)
 
 
 FIGURES: tuple[str, ...] = ("forest", "domains", "distributions")
@@ -485,45 +517,41 @@ data (``Prepared.early_summary``), so they can be drawn while the statistics run
 
 
 def plan_plots(
-    summary: Mapping[str, Any], scores: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]]
-) -> dict[str, dict[str, dict[str, str]]]:
-    """Scorer → figure → {png, svg} relative paths of every figure the report will have
-    (a figure with nothing to show is left out). Needs only the early summary, no
+    summary: AnySummary, scores: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]]
+) -> dict[str, dict[str, PlotFiles]]:
+    """Scorer → figure → its PNG and SVG paths (relative) of every figure the report will
+    have (a figure with nothing to show is left out). Needs only the early summary, no
     matplotlib."""
-    out: dict[str, dict[str, dict[str, str]]] = {}
-    for scorer, data in summary["scorers"].items():
+    out: dict[str, dict[str, PlotFiles]] = {}
+    for scorer, data in summary.scorers.items():
         slug = _slug(scorer)
-        comps = [c for c in data["comparisons"] if c["kind"] == "condition" and c["stats"]]
-        domains = any(data["models"][m]["domains"] for m in summary["models"])
+        comps = _shown(data.comparisons)
+        domains = any(data.models[m].domains for m in summary.models)
         show = {
             "forest": bool(comps),
-            "domains": domains and (len(summary["models"]) == 1 or bool(comps)),
+            "domains": domains and (len(summary.models) == 1 or bool(comps)),
             "distributions": any(v for per in scores[scorer].values() for v in per.values()),
         }
-        out[scorer] = {
-            key: {"png": f"plots/{key}-{slug}.png", "svg": f"plots/{key}-{slug}.svg"}
-            for key in FIGURES
-            if show[key]
-        }
+        out[scorer] = {key: _files(f"{key}-{slug}") for key in FIGURES if show[key]}
     return out
 
 
 def render_plots(
-    summary: Mapping[str, Any],
+    summary: AnySummary,
     scores: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]],
     out_dir: Path,
     keys: Sequence[str] = FIGURES,
-) -> dict[str, dict[str, dict[str, str]]]:
+) -> dict[str, dict[str, PlotFiles]]:
     """Draw and save the planned figures among ``keys`` (:func:`plan_plots`); returns
-    scorer → figure → {png, svg} relative paths of the figures drawn."""
+    scorer → figure → the PNG and SVG paths (relative) of the figures drawn."""
     import matplotlib
 
-    out: dict[str, dict[str, dict[str, str]]] = {}
+    out: dict[str, dict[str, PlotFiles]] = {}
     planned = plan_plots(summary, scores)
     with matplotlib.rc_context(PLOT_RC):  # type: ignore[arg-type]
-        for scorer, data in summary["scorers"].items():
+        for scorer, data in summary.scorers.items():
             slug = _slug(scorer)
-            files: dict[str, dict[str, str]] = {}
+            files: dict[str, PlotFiles] = {}
             for key in FIGURES:
                 if key not in keys or key not in planned[scorer]:
                     continue
