@@ -299,9 +299,10 @@ def _report_stage(
 ) -> dict[str, Any]:
     import yaml
 
+    from lem.defaults import DEFAULT_SCORER
     from lem.report.build import build_report
 
-    scorers = list(exp.report.get("scorers") or exp.eval.get("scorers") or ["lek-v2"])
+    scorers = list(exp.report.get("scorers") or exp.eval.get("scorers") or [DEFAULT_SCORER])
     inputs = {"runs": runs, "labels": labels, "pairs": pairs, "report": exp.report}
 
     def work(key: str) -> dict[str, Any]:
