@@ -14,11 +14,14 @@ Everything is built offline from text in this file in well under a second per mo
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 __all__ = [
     "BOS",
@@ -26,6 +29,7 @@ __all__ = [
     "TEMPLATES",
     "Template",
     "build_tiny_model",
+    "build_tokenizer",
     "tiny_model_dir",
     "tiny_models",
 ]
@@ -80,6 +84,30 @@ What is the meaning of fairness? Explain consent, autonomy, dignity and trust in
 """
 
 
+def build_tokenizer(
+    specials: Sequence[str], *, vocab_size: int = 600, corpus: str = _CORPUS
+) -> Tokenizer:
+    """A byte-level BPE tokenizer (``tokenizers.Tokenizer``) trained on ``corpus``.
+
+    ``specials`` become special tokens with the first ids, in order; the 256 byte symbols
+    follow, then merges up to ``vocab_size`` (fewer when the corpus runs out of pairs).
+    Wrap it in ``transformers.PreTrainedTokenizerFast(tokenizer_object=...)`` to save it.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(specials),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator([line for line in corpus.splitlines() if line], trainer)
+    return bpe
+
+
 def build_tiny_model(
     out_dir: str | Path,
     *,
@@ -106,7 +134,6 @@ def build_tiny_model(
     ``rope_theta`` beside transformers 5's ``rope_parameters`` (mlx-lm reads only the former).
     """
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import (
         GenerationConfig,
         LlamaConfig,
@@ -120,16 +147,7 @@ def build_tiny_model(
     out.mkdir(parents=True, exist_ok=True)
 
     specials = [*_SPECIALS, "<|pad|>"] if pad_token else list(_SPECIALS)
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=specials,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    bpe.train_from_iterator([line for line in _CORPUS.splitlines() if line], trainer)
+    bpe = build_tokenizer(specials, vocab_size=vocab_size)
 
     tok_kwargs: dict[str, Any] = {"bos_token": BOS, "eos_token": EOS}
     if pad_token:
