@@ -130,6 +130,12 @@ def test_mlx_training_then_mlx_to_peft_gives_the_same_logits(base: Path, tmp_pat
     via_peft = _peft_logits(base, peft_dir)
     assert np.abs(via_mlx - via_peft).max() < 1e-4
     assert np.abs(via_peft - _peft_logits(base, None)).max() > 1e-2  # the adapter does something
+    # an MLX adapter fuses through mlx-lm; the fused model, read by transformers, agrees
+    from lem.adapters.peft import fuse_adapter
+
+    fused = fuse_adapter(str(base), adapter, tmp_path / "fused")
+    assert (fused / "README.md").is_file() and list(fused.glob("*.safetensors"))
+    assert np.abs(_peft_logits(fused, None) - via_peft).max() < 1e-4
 
 
 def test_peft_to_mlx_gives_the_same_logits_and_round_trips(base: Path, tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ naming the key, so an adapter trained on another base is refused before anything
 saves a standalone model (safetensors, tokenizer with its chat template, generation
 config) and a model card (``README.md``) with the base, the dataset hash, the selection
 scorer and threshold, the training settings, the lem version and evaluation results when
-known.
+known. An mlx-lm adapter is fused by mlx-lm itself (``mlx_lm fuse``), after the same key
+and shape checks.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 from lem.errors import InputError
 
-__all__ = ["adapter_tensors", "check_adapter", "fuse_adapter"]
+__all__ = ["adapter_tensors", "check_adapter", "fuse_adapter", "fuse_mlx_adapter"]
 
 _KEY = re.compile(r"^base_model\.model\.(?P<module>.+)\.lora_(?P<ab>[AB])(?:\.[^.]+)?\.weight$")
 
@@ -127,9 +128,48 @@ def _card(base: Path, adapter: Path, out: Path) -> str:
     return "\n".join(lines)
 
 
+def fuse_mlx_adapter(base: Path, adapter: Path, dest: Path) -> Path:
+    """Fuse an mlx-lm adapter with mlx-lm (``python -m mlx_lm fuse``) into ``dest``, with
+    lem's model card; the adapter is first checked against the base, converted key by key
+    (:func:`lem.adapters.convert.mlx_to_peft` validates every key and shape)."""
+    import subprocess
+    import sys
+
+    from lem.adapters.convert import mlx_to_peft
+
+    with tempfile.TemporaryDirectory() as tmp:
+        mlx_to_peft(adapter, base, Path(tmp) / "check")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp_out = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    shutil.rmtree(tmp_out)
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlx_lm",
+        "fuse",
+        "--model",
+        str(base),
+        "--adapter-path",
+        str(adapter),
+        "--save-path",
+        str(tmp_out),
+    ]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        shutil.rmtree(tmp_out, ignore_errors=True)
+        tail = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise InputError(f"mlx-lm fuse failed (exit {res.returncode}): {tail[0]}")
+    (tmp_out / "README.md").write_text(_card(base, adapter, dest), encoding="utf-8")
+    if dest.exists():
+        dest.rmdir()
+    tmp_out.rename(dest)
+    return dest
+
+
 def fuse_adapter(base_ref: str, adapter: str | Path, out: str | Path) -> Path:
     """Merge ``adapter`` into the base model ``base_ref`` and save it to ``out`` (a new
-    folder); see the module docstring."""
+    folder); see the module docstring. An mlx-lm adapter (``adapters.safetensors``) is
+    fused by mlx-lm (:func:`fuse_mlx_adapter`)."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -147,6 +187,8 @@ def fuse_adapter(base_ref: str, adapter: str | Path, out: str | Path) -> Path:
     dest = Path(out)
     if dest.exists() and any(dest.iterdir()):
         raise InputError(f"--out {dest} is not empty; choose a new folder")
+    if (adapter / "adapters.safetensors").is_file():
+        return fuse_mlx_adapter(base, adapter, dest)
     check_adapter(base, adapter)
     model = AutoModelForCausalLM.from_pretrained(
         base, dtype=torch.float32, use_safetensors=True, local_files_only=True
