@@ -50,7 +50,12 @@ def _spec(tmp_path: Path, iters: int = 6) -> dict[str, Any]:
                     "batch_size": 2,
                     "save_every": iters,
                 },
-            }
+            },
+            {
+                "name": "again",
+                "data": "@ethics",
+                "train": {"iters": 4, "learning_rate": 5e-3, "batch_size": 2, "save_every": 4},
+            },
         ],
         "report": {"scorers": ["lek-v2"]},
     }
@@ -80,7 +85,7 @@ def test_the_whole_loop_on_the_demo_model(tmp_path: Path) -> None:
     path = _write(tmp_path, _spec(tmp_path))
     res = _cli("experiment", "run", str(path), "--quiet")
     assert res.returncode == 0, res.stderr[-3000:]
-    assert "6 stage(s) run, 0 skipped" in res.stdout
+    assert "9 stage(s) run, 0 skipped" in res.stdout
     exp = load_experiment(path)
     store = Store(exp.store, create=False)
     recs = {r["stage"]: r for r in store.experiment_records("demo-loop")}
@@ -91,6 +96,9 @@ def test_the_whole_loop_on_the_demo_model(tmp_path: Path) -> None:
         "ethics/train",
         "ethics/fuse",
         "ethics/ab",
+        "again/train",
+        "again/fuse",
+        "again/ab",
         "report",
     }
     assert all(r["status"] == "done" for r in recs.values())
@@ -105,12 +113,16 @@ def test_the_whole_loop_on_the_demo_model(tmp_path: Path) -> None:
     # unchanged: every stage is skipped
     again = _cli("experiment", "run", str(path), "--quiet")
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "0 stage(s) run, 6 skipped" in again.stdout
+    assert "0 stage(s) run, 9 skipped" in again.stdout
+    # the second stage starts from the first stage's model
+    assert recs["again/train"]["outputs"]["steps"] == 4
+    second = _answers(exp.store, recs["again/ab"]["outputs"]["run_id"])
+    assert sum(second[k] != tuned[k] for k in base) >= 1
     # a changed training setting reruns train and what follows, not the base or the data
     path = _write(tmp_path, _spec(tmp_path, iters=8))
     third = _cli("experiment", "run", str(path), "--quiet")
     assert third.returncode == 0, third.stderr[-2000:]
-    assert "4 stage(s) run, 2 skipped" in third.stdout
+    assert "7 stage(s) run, 2 skipped" in third.stdout
     assert "base/ab: unchanged" in third.stderr and "ethics/distill: unchanged" in third.stderr
     status = _cli("experiment", "status", str(path))
     assert status.returncode == 0 and "ethics/train" in status.stdout
@@ -130,6 +142,10 @@ def test_the_whole_loop_on_the_demo_model(tmp_path: Path) -> None:
         (
             {"stages": [{"name": "a", "data": "x", "train": {"rankk": 2}}]},
             "stages.0.train.rankk: Extra inputs are not permitted",
+        ),
+        (
+            {"stages": [{"name": "a", "data": "d"}, {"name": "b", "data": "@c"}]},
+            "stages.1.data @c names no earlier stage's dataset (earlier: @a)",
         ),
     ],
 )

@@ -16,7 +16,8 @@
     report: {scorers: [lek-v2, lek-v3]}
 
 Each training stage either distils its data (``distill``: the settings of ``lem
-distill``) or takes an existing dataset folder (``data``), trains from the previous stage's
+distill``) or takes a dataset (``data``: a dataset folder, or ``@STAGE`` for an earlier
+stage's dataset), trains from the previous stage's
 model (the base for the first) with ``train`` (the settings of ``lem train``), fuses, and
 is evaluated with ``eval``'s settings. The settings blocks are validated by the same
 schemas as the commands, so an unknown key is an error naming it.
@@ -139,4 +140,12 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
     names = [s.name for s in exp.stages]
     if len(set(names)) != len(names):
         raise InputError(f"experiment file {p}: stage names must be unique ({', '.join(names)})")
+    for i, stage in enumerate(exp.stages):
+        ref = stage.data or ""
+        if ref.startswith("@") and ref[1:] not in names[:i]:
+            earlier = ", ".join(f"@{n}" for n in names[:i]) or "none"
+            raise InputError(
+                f"experiment file {p}: stages.{i}.data {ref} names no earlier stage's dataset "
+                f"(earlier: {earlier})"
+            )
     return exp

@@ -187,9 +187,14 @@ def _run(r: _Runner, exp: ExperimentConfig) -> list[StageResult]:
     runs = [base_ab["run_id"]]
     pairs: list[str] = []
     current, current_fp = base_dir, base_fp
+    datasets: dict[str, dict[str, Any]] = {}
     for i, stage in enumerate(exp.stages, start=1):
         s = stage.name
-        dataset = _data_stage(r, stage, current, current_fp)
+        if stage.data is not None and stage.data.startswith("@"):
+            dataset = datasets[stage.data[1:]]
+        else:
+            dataset = _data_stage(r, stage, current, current_fp)
+        datasets[s] = dataset
         train = _train_stage(r, stage, current, current_fp, dataset)
         fused = _fuse_stage(r, stage, current, train)
         current, current_fp = fused["model"], fused["weights"]
