@@ -38,7 +38,14 @@ from lem.errors import InputError
 from lem.train.config import TrainConfig, default_targets
 from lem.train.data import IGNORE, Encoded, EncodedSet, encode_file
 
-__all__ = ["StepMetrics", "TrainOutcome", "checkpoints", "train_hf"]
+__all__ = [
+    "StepMetrics",
+    "TrainOutcome",
+    "checkpoints",
+    "collate",
+    "token_loss_sum",
+    "train_hf",
+]
 
 StepHook = Callable[["StepMetrics"], None]
 
@@ -139,7 +146,8 @@ def _micro_batches(
         m += 1
 
 
-def _collate(rows: list[Encoded], pad_id: int, device: Any) -> tuple[Any, Any, Any]:
+def collate(rows: list[Encoded], pad_id: int, device: Any) -> tuple[Any, Any, Any]:
+    """Right-padded input ids, labels (``IGNORE`` on padding) and attention mask."""
     import torch
 
     width = max(len(r.ids) for r in rows)
@@ -180,7 +188,7 @@ def _val_loss(
         for b, start in enumerate(range(0, len(data.rows), config.batch_size)):
             if config.val_batches is not None and b >= config.val_batches:
                 break
-            ids, labels, mask = _collate(
+            ids, labels, mask = collate(
                 data.rows[start : start + config.batch_size], pad_id, device
             )
             s, n = token_loss_sum(model, ids, labels, mask)
@@ -400,7 +408,7 @@ def train_hf(
             step_loss = 0.0
             step_tokens = 0
             for batch in rows:
-                ids, labels, mask = _collate(batch, pad_id, device)
+                ids, labels, mask = collate(batch, pad_id, device)
                 s, _n = token_loss_sum(model, ids, labels, mask)
                 (s / max(n_target, 1)).backward()
                 step_loss += float(s.item())
