@@ -160,8 +160,13 @@ def list_(
     finally:
         store.close()
     table = Table(title=f"datasets in {store.display_url}", title_justify="left")
-    for col in ("id", "name", "kind", "train", "valid", "test", "created", "path"):
-        table.add_column(col)
+    table.add_column("id", no_wrap=True, min_width=12)
+    table.add_column("name", overflow="fold")
+    table.add_column("kind", no_wrap=True)
+    for col in ("train", "valid", "test"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("created", no_wrap=True, min_width=10)
+    table.add_column("path", overflow="fold")
     for r in rows:
         files = r["manifest"].get("files", {})
         table.add_row(
@@ -169,7 +174,7 @@ def list_(
             r["name"],
             r["kind"],
             *(str(files.get(s, {}).get("rows", "")) for s in ("train", "valid", "test")),
-            r["created_at"][:19],
+            r["created_at"][:10],
             r["path"],
         )
     Console().print(table)
