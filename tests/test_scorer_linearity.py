@@ -1,11 +1,14 @@
 """Every scorer runs in linear time, and the linear rewrites give the old results.
 
 Scaling: for each scorer and each adversarial family (one unit repeated, up to 1 MiB of
-UTF-8), the CPU time of 8x the input must stay within 12x; quadratic code gives 64x. Sizes
+UTF-8), the CPU time of 8x the input must stay within 20x; quadratic code gives 64x (the
+limit sits near the geometric middle of linear and quadratic, 22.6x, because a 16 KiB text
+scanned from cache and a 128 KiB one scanned from memory differ by more than 8x under load
+from other processes, while quadratic code is always far over it). Sizes
 climb a ladder (256 bytes, 2 KiB, 16 KiB, 128 KiB, 1 MiB), so a quadratic scorer fails on
 the small rungs within seconds instead of hanging on the big ones. Times are CPU seconds
 per call (``time.process_time``, garbage collector off; short calls repeat until a sample
-lasts 5 ms, least of three samples). A ratio over the limit is measured up to four
+lasts 20 ms, least of three samples). A ratio over the limit is measured up to eight
 times more, keeping the least times, before it fails: load from other processes on a shared 2-core
 machine adds time to some measurements, and the least of several sheds it.
 
@@ -32,7 +35,7 @@ import lem.scoring.lek_v3 as lek_v3
 from lem.scoring.base import ScoreContext, get_scorer
 from lem.scoring.lek_v2 import matched_spans
 
-_RATIO_LIMIT = 12.0
+_RATIO_LIMIT = 20.0
 _MIN_SECONDS = 0.02
 _RUNGS = (256, 2 << 10, 16 << 10, 128 << 10, 1 << 20)
 _SHRINK = {"lek-v2 spans": 2, "semantic windows": 4}
