@@ -44,7 +44,7 @@ AB=(--probe-ids "$EVAL_IDS" "${CONDITIONS[@]}"
 stage base-ab "$LEM" ab --model "hf:$BASE" --tag family=smollm2 --tag version=base "${AB[@]}"
 stage distill "$LEM" distill --model "hf:$BASE" --probes lem-train --probe-ids "$TRAIN_IDS" \
   --samples 4 --temperature 0.8 --top-p 0.95 --max-tokens "$DISTILL_TOKENS" --batch-size 16 \
-  --scorer lek-v2 --keep best --db "$DB" --out "$OUT/dataset" --quiet
+  --scorer lek-v2 --keep best --keep-truncated --db "$DB" --out "$OUT/dataset" --quiet
 RESUME=(); [ -d "$OUT/train/checkpoints" ] && RESUME=(--resume)
 [ -d "$OUT/train/adapter" ] || stage train "$LEM" train --model "$BASE" --data "$OUT/dataset" \
   --out "$OUT/train" --epochs 3 --batch-size 4 --learning-rate 2e-4 --rank 8 --alpha 16 \
@@ -61,8 +61,8 @@ AB_RUNS=$("$PY" - "$DB" <<'PY'
 import sys
 from lem.store import Store
 s = Store(sys.argv[1], create=False)
-print(" ".join(f"--run {r['run_id']}" for r in s.list_runs()
-               if any(c["name"] == "baseline" for c in r["manifest"]["conditions"])))
+print(" ".join(f"--run {r['run_id']}" for r in s.list_runs() if r["status"] == "done"
+               and any(c["name"] == "baseline" for c in r["manifest"]["conditions"])))
 PY
 )
 # shellcheck disable=SC2086
