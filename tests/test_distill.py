@@ -173,6 +173,17 @@ def test_splits_are_by_prompt_stratified_and_seeded() -> None:
     assert a["C0"] == "train"
     b = split_prompts(groups, valid_fraction=0.1, test_fraction=0.2, seed=4)
     assert a != b
+    # small domains: 31 prompts in 13 domains of 2 to 5 still give 3 valid and 3 test rows
+    small = {
+        f"{d}{i}": d
+        for d, n in zip("ABCDEFGHIJKLM", [2] * 10 + [3, 3, 5], strict=True)
+        for i in range(n)
+    }
+    got = split_prompts(small, valid_fraction=0.1, test_fraction=0.1, seed=0)
+    counts = {s: list(got.values()).count(s) for s in ("train", "valid", "test")}
+    assert counts == {"train": 25, "valid": 3, "test": 3}
+    for d in "ABCDEFGHIJKLM":
+        assert any(got[g] == "train" for g in small if g.startswith(d))
 
 
 def test_dataset_id_is_the_content_and_nothing_is_overwritten(tmp_path: Path) -> None:

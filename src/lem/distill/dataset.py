@@ -18,7 +18,8 @@ A dataset folder holds
 
 The dataset id is the SHA-256 of the three split files' SHA-256 digests (train, valid,
 test), so the same examples in the same splits always have the same id. Splits are by
-prompt (all answers to one prompt land in one split), seeded and stratified by domain.
+prompt (all answers to one prompt land in one split), seeded and stratified by domain
+(largest remainder across domains, so small domains still give valid and test rows).
 """
 
 from __future__ import annotations
@@ -71,27 +72,53 @@ class WrittenDataset:
     created: bool
 
 
+def _allocate(sizes: dict[str, int], fraction: float, room: dict[str, int]) -> dict[str, int]:
+    """``round(total × fraction)`` rows spread over the domains by largest remainder of
+    ``size × fraction`` (ties by domain name), never more than a domain's ``room``."""
+    total = sum(sizes.values())
+    target = round(total * fraction)
+    quota = {d: sizes[d] * fraction for d in sizes}
+    out = {d: min(int(quota[d]), room[d]) for d in sizes}
+    order = sorted(sizes, key=lambda d: (-(quota[d] - int(quota[d])), d))
+    left = target - sum(out.values())
+    while left > 0:
+        moved = False
+        for d in order:
+            if left and out[d] < room[d]:
+                out[d] += 1
+                left -= 1
+                moved = True
+        if not moved:
+            break
+    return out
+
+
 def split_prompts(
     groups: Mapping[str, str], *, valid_fraction: float, test_fraction: float, seed: int
 ) -> dict[str, str]:
-    """Assign each prompt (``group id → domain``) to a split: per domain (sorted), the
-    prompts in id order are shuffled with a generator seeded by ``seed`` and the domain,
-    then the first ``round(n × test_fraction)`` go to test, the next ``round(n ×
-    valid_fraction)`` to valid, the rest to train. A domain with one prompt trains."""
+    """Assign each prompt (``group id → domain``) to a split.
+
+    Over all domains with more than one prompt, ``round(n × test_fraction)`` prompts go to
+    test and ``round(n × valid_fraction)`` to valid, spread over the domains by the largest
+    remainder of each domain's share, so small domains still contribute; every such domain
+    keeps at least one training prompt, and a domain with one prompt trains. Within a
+    domain the prompts, in id order, are shuffled with a generator seeded by ``seed`` and
+    the domain: test first, then valid, then train."""
     by_domain: dict[str, list[str]] = {}
     for gid, dom in groups.items():
         by_domain.setdefault(dom, []).append(gid)
+    sizes = {d: len(ids) for d, ids in by_domain.items() if len(ids) > 1}
+    room = {d: n - 1 for d, n in sizes.items()}
+    n_test = _allocate(sizes, test_fraction, room)
+    room = {d: room[d] - n_test[d] for d in sizes}
+    n_valid = _allocate(sizes, valid_fraction, room)
     out: dict[str, str] = {}
     for dom in sorted(by_domain):
         ids = sorted(by_domain[dom])
         random.Random(f"{seed}:{dom}").shuffle(ids)
-        n = len(ids)
-        n_test = round(n * test_fraction) if n > 1 else 0
-        n_valid = round(n * valid_fraction) if n > 1 else 0
-        if n_test + n_valid >= n:
-            n_valid = max(0, n - 1 - n_test)
+        t, v = n_test.get(dom, 0), n_valid.get(dom, 0)
         for i, gid in enumerate(ids):
-            out[gid] = "test" if i < n_test else "valid" if i < n_test + n_valid else "train"
+            out[gid] = "test" if i < t else "valid" if i < t + v else "train"
     return out
 
 
