@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from lem.cli.progress import RichProgress
-from lem.cli.schema import collect, command_from_model
+from lem.cli.schema import collect, command_from_model, config_param, quiet_param
 from lem.config import ABConfig, load_config
 from lem.redact import redact
 
@@ -69,14 +69,7 @@ _KW = inspect.Parameter.KEYWORD_ONLY
 ab = command_from_model(
     ABConfig,
     _run,
-    before=[
-        inspect.Parameter(
-            "config",
-            _KW,
-            default=typer.Option(None, "--config", "-c", help="YAML experiment file."),
-            annotation=Path | None,
-        )
-    ],
+    before=[config_param("YAML experiment file.")],
     after=[
         inspect.Parameter(
             "out_jsonl",
@@ -86,12 +79,7 @@ ab = command_from_model(
             ),
             annotation=Path | None,
         ),
-        inspect.Parameter(
-            "quiet",
-            _KW,
-            default=typer.Option(False, "--quiet", "-q", help="No progress bar."),
-            annotation=bool,
-        ),
+        quiet_param(),
     ],
 )
 """``lem ab``: every field of :class:`~lem.config.ABConfig` is a flag (see

@@ -4,7 +4,6 @@ test) with lineage and a manifest. Re-running the same command resumes."""
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from lem.cli.progress import RichProgress
-from lem.cli.schema import collect, command_from_model
+from lem.cli.schema import collect, command_from_model, config_param, quiet_param
 from lem.config import load_config
 from lem.distill.config import DistillConfig
 from lem.redact import redact
@@ -58,25 +57,9 @@ def _run(config: Path | None = None, quiet: bool = False, **flags: Any) -> None:
     typer.echo(f"inspect: lem data show {ds.path}")
 
 
-_KW = inspect.Parameter.KEYWORD_ONLY
-
 distill = command_from_model(
     DistillConfig,
     _run,
-    before=[
-        inspect.Parameter(
-            "config",
-            _KW,
-            default=typer.Option(None, "--config", "-c", help="YAML settings file."),
-            annotation=Path | None,
-        )
-    ],
-    after=[
-        inspect.Parameter(
-            "quiet",
-            _KW,
-            default=typer.Option(False, "--quiet", "-q", help="No progress bar."),
-            annotation=bool,
-        ),
-    ],
+    before=[config_param()],
+    after=[quiet_param()],
 )

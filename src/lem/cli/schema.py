@@ -30,7 +30,7 @@ from pydantic.fields import FieldInfo
 
 from lem.errors import InputError
 
-__all__ = ["collect", "command_from_model"]
+__all__ = ["collect", "command_from_model", "config_param", "quiet_param"]
 
 
 def _extra(info: FieldInfo) -> dict[str, Any]:
@@ -121,6 +121,26 @@ def command_from_model(
     command.__qualname__ = body.__qualname__
     command.__name__ = body.__name__
     return command
+
+
+def config_param(help_text: str = "YAML settings file.") -> inspect.Parameter:
+    """The ``--config/-c FILE`` parameter of a command built by :func:`command_from_model`."""
+    return inspect.Parameter(
+        "config",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=typer.Option(None, "--config", "-c", help=help_text),
+        annotation=Path | None,
+    )
+
+
+def quiet_param() -> inspect.Parameter:
+    """The ``--quiet/-q`` parameter (no progress bar) of a long-running command."""
+    return inspect.Parameter(
+        "quiet",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=typer.Option(False, "--quiet", "-q", help="No progress bar."),
+        annotation=bool,
+    )
 
 
 def collect(model: type[BaseModel], kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,6 @@ checks while training."""
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from lem.cli.schema import collect, command_from_model
+from lem.cli.schema import collect, command_from_model, config_param, quiet_param
 from lem.config import load_config, make_config, merge_settings
 from lem.train.config import TrainConfig
 
@@ -65,25 +64,9 @@ def _fmt(x: float | None) -> str:
     return "–" if x is None else f"{x:.4f}"
 
 
-_KW = inspect.Parameter.KEYWORD_ONLY
-
 train = command_from_model(
     TrainConfig,
     _run,
-    before=[
-        inspect.Parameter(
-            "config",
-            _KW,
-            default=typer.Option(None, "--config", "-c", help="YAML settings file."),
-            annotation=Path | None,
-        )
-    ],
-    after=[
-        inspect.Parameter(
-            "quiet",
-            _KW,
-            default=typer.Option(False, "--quiet", "-q", help="No progress bar."),
-            annotation=bool,
-        ),
-    ],
+    before=[config_param()],
+    after=[quiet_param()],
 )
