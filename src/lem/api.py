@@ -18,6 +18,7 @@ from lem.config import ABConfig, load_config
 from lem.defaults import DEFAULT_SCORER
 from lem.errors import InputError, LemWarning
 from lem.formats.ab_jsonl import ABFile, write_ab_jsonl
+from lem.probes import ProbeSet
 from lem.responses import ScoredResponse, read_run
 from lem.results import ab_file_from_store, run_scorer_ids
 from lem.runner import ProgressHook, RunOutcome, execute, load_inputs, prepare, scorer_options
@@ -70,21 +71,23 @@ def run_ab(
     *,
     backend: Backend | None = None,
     progress: ProgressHook | None = None,
+    probe_set: ProbeSet | None = None,
     **overrides: Any,
 ) -> RunOutcome:
     """Run (or resume) an A/B experiment and return what happened.
 
     Inputs are validated before the model loads and before the store is touched, so a bad
-    probe id or kernel path costs nothing and changes nothing.
+    probe id or kernel path costs nothing and changes nothing. ``probe_set`` replaces the
+    config's probe file (``lem bench`` passes a benchmark's items this way).
     """
     config = (config or ABConfig()).merged(overrides) if overrides else (config or ABConfig())
-    load_inputs(config, **scorer_options(config))
+    load_inputs(config, probe_set, **scorer_options(config))
     store = Store(config.db)
     own = backend is None
     try:
         backend = backend or backend_for(config)
         try:
-            exp = prepare(config, backend, store)
+            exp = prepare(config, backend, store, probe_set)
             return execute(exp, store, progress=progress)
         finally:
             if own:

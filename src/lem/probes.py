@@ -15,8 +15,8 @@ import json
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,9 @@ class Probe:
     id: str
     prompt: str
     domain: str | None = None
+    fields: Mapping[str, str] | None = field(default=None, compare=False, hash=False)
+    """Per-item extras scorers may see (a benchmark's expected or reference answers); not
+    part of :meth:`ProbeSet.digest` (a benchmark run records its item set's own hash)."""
 
     @property
     def category(self) -> str:

@@ -13,7 +13,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from typing import Any
@@ -100,6 +100,11 @@ class Experiment:
     the item with its generation."""
 
     @property
+    def fields(self) -> dict[str, Mapping[str, str]]:
+        """Per probe id, the probe's extra fields for scorers (benchmark references)."""
+        return {p.id: p.fields for p in self.probes if p.fields}
+
+    @property
     def plan_by_key(self) -> dict[str, ItemPlan]:
         cached: dict[str, ItemPlan] | None = self.__dict__.get("_plan_by_key")
         if cached is None:
@@ -125,12 +130,20 @@ class RunOutcome:
 
 
 def load_inputs(
-    config: ABConfig, **scorer_options: Any
+    config: ABConfig, probe_set: ProbeSet | None = None, **scorer_options: Any
 ) -> tuple[ProbeSet, list[Condition], list[Scorer]]:
-    """Validate probes, kernels, conditions and scorers before anything is loaded or written."""
-    probes = load_probes(config.probes).select(config.probe_ids, config.domains, config.limit)
+    """Validate probes, kernels, conditions and scorers before anything is loaded or written.
+
+    ``probe_set`` replaces the config's probe file (a benchmark's items as prompts); a
+    run given its probes this way may have no scorer (judged later)."""
+    if probe_set is not None:
+        probes = probe_set
+    else:
+        probes = load_probes(config.probes).select(config.probe_ids, config.domains, config.limit)
     kernels = resolve_kernels(config.kernels, render=config.render_json_kernels)
     conditions = parse_conditions(config.conditions, kernels)
+    if probe_set is not None and not config.scorers:
+        return probes, conditions, []
     scorers = build_scorers(config.scorers, **scorer_options)
     return probes, conditions, scorers
 
@@ -151,9 +164,15 @@ def scorer_options(config: ABConfig, store: Store | None = None) -> dict[str, An
     )
 
 
-def prepare(config: ABConfig, backend: Backend, store: Store | None = None) -> Experiment:
-    """Plan every (probe, condition, sample) item with its content-addressed key."""
-    probes, conditions, scorers = load_inputs(config, **scorer_options(config, store))
+def prepare(
+    config: ABConfig,
+    backend: Backend,
+    store: Store | None = None,
+    probe_set: ProbeSet | None = None,
+) -> Experiment:
+    """Plan every (probe, condition, sample) item with its content-addressed key
+    (``probe_set``: see :func:`load_inputs`)."""
+    probes, conditions, scorers = load_inputs(config, probe_set, **scorer_options(config, store))
     sampling = SamplingParams(
         temperature=config.temperature,
         top_p=config.top_p,
@@ -296,16 +315,22 @@ class _ContextCheck:
         )
 
 
-def score_pending(store: Store, run_id: str, scorers: list[Scorer]) -> int:
+def score_pending(
+    store: Store,
+    run_id: str,
+    scorers: list[Scorer],
+    fields: Mapping[str, Mapping[str, str]] | None = None,
+) -> int:
     """Score done items that lack a current score (e.g. after a crash between the two)."""
-    return sum(score_run(store, run_id, scorers).values())
+    return sum(score_run(store, run_id, scorers, fields).values())
 
 
-def _context(plan: ItemPlan) -> ScoreContext:
+def _context(plan: ItemPlan, fields: Mapping[str, str] | None = None) -> ScoreContext:
     return ScoreContext(
         prompt=plan.prompt,
         kernel_text=kernel_text_from_messages(json.loads(plan.messages), plan.prompt),
         condition=plan.condition,
+        fields=fields,
     )
 
 
@@ -403,7 +428,7 @@ def start(exp: Experiment, store: Store, worker: str) -> tuple[bool, int, list[d
         manifest=redact_obj({**exp.manifest, "worker": worker}),
     )
     new_items = store.add_plan(exp.run_id, exp.plan)
-    score_pending(store, exp.run_id, exp.scorers)
+    score_pending(store, exp.run_id, exp.scorers, exp.fields)
     todo = store.unfinished(exp.run_id)
     todo.sort(key=lambda r: -len(r["messages"]))
     return resumed, new_items, todo
@@ -443,11 +468,13 @@ def score(store: Store, exp: Experiment, answers: list[tuple[str, str]]) -> int:
     if not answers:
         return 0
     keys = [k for k, _ in answers]
+    fields = exp.fields
+    plans = [exp.plan_by_key[k] for k in keys]
     rows = score_rows(
         exp.scorers,
         keys,
         [a for _, a in answers],
-        [_context(exp.plan_by_key[k]) for k in keys],
+        [_context(p, fields.get(p.probe_id)) for p in plans],
     )
     store.add_scores(rows)
     return len(rows)

@@ -107,9 +107,15 @@ def _row(scorer: Scorer, key: str, res: ScoreResult) -> dict[str, Any]:
     }
 
 
-def score_run(store: Store, run_id: str, scorers: Sequence[Scorer]) -> dict[str, int]:
+def score_run(
+    store: Store,
+    run_id: str,
+    scorers: Sequence[Scorer],
+    fields: Mapping[str, Mapping[str, str]] | None = None,
+) -> dict[str, int]:
     """Score a stored run's done generations that lack a current score; returns rows
-    written per scorer id."""
+    written per scorer id. ``fields`` gives each probe id's per-item extras (a
+    benchmark's expected or reference answers) for the scorers' contexts."""
     written: dict[str, int] = {}
     for scorer in scorers:
         todo = store.unscored(run_id, scorer.id, scorer.version, scorer.definition_hash())
@@ -123,6 +129,7 @@ def score_run(store: Store, run_id: str, scorers: Sequence[Scorer]) -> dict[str,
                         json.loads(row["messages"]), row["prompt"]
                     ),
                     condition=row["condition"],
+                    fields=(fields or {}).get(row["probe_id"]),
                 )
                 for row in chunk
             ]

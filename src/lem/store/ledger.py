@@ -34,6 +34,7 @@ from lem.errors import StoreError
 from lem.redact import redact
 from lem.store.schema import (
     SCHEMA_VERSION,
+    bench_items,
     datasets,
     experiment_stages,
     items,
@@ -466,6 +467,22 @@ class Store:
             )
             return res.rowcount == 1
 
+    def record_imported(self, values: dict[str, dict[str, Any]]) -> int:
+        """Mark planned items done with answers that were generated elsewhere (an imported
+        result file): ``values`` maps item key to its columns. Only pending items change,
+        so a re-import never overwrites anything; returns items written."""
+        now = utc_now()
+        written = 0
+        with self.engine.begin() as conn:
+            for key, cols in values.items():
+                res = conn.execute(
+                    update(items)
+                    .where(items.c.key == key, items.c.status == PENDING)
+                    .values(**cols, status=DONE, worker="", completed_at=now)
+                )
+                written += int(res.rowcount or 0)
+        return written
+
     # scores -----------------------------------------------------------------------------
     def add_scores(self, rows: Sequence[dict[str, Any]]) -> None:
         """Write score rows, replacing any earlier row of the same (item, scorer, version).
@@ -494,6 +511,7 @@ class Store:
                 items.c.messages,
                 run_items.c.prompt,
                 run_items.c.condition,
+                run_items.c.probe_id,
             )
             .select_from(
                 run_items.join(items, items.c.key == run_items.c.item_key).outerjoin(
@@ -720,6 +738,52 @@ class Store:
                 .all()
             )
         return [{**dict(r), "outputs": json.loads(r["outputs"])} for r in rows]
+
+    # benchmark items --------------------------------------------------------------------
+    def put_bench_items(self, set_sha: str, benchmark: str, rows: Sequence[dict[str, Any]]) -> int:
+        """Record a benchmark item set (``rows``: ``id``, ``question``, ``group``,
+        ``fields``) under its hash; returns items new to the store."""
+        values = [
+            {
+                "set_sha": set_sha,
+                "item_id": r["id"],
+                "benchmark": benchmark,
+                "position": i,
+                "question": r["question"],
+                "item_group": r.get("group"),
+                "fields": json.dumps(r.get("fields") or {}, sort_keys=True, ensure_ascii=False),
+            }
+            for i, r in enumerate(rows)
+        ]
+        created = 0
+        with self.engine.begin() as conn:
+            for chunk in _chunks(values, _CHUNK):
+                created += insert_ignore(conn, bench_items, list(chunk))
+        return created
+
+    def get_bench_items(self, set_sha: str) -> list[dict[str, Any]]:
+        """The items of a recorded benchmark item set in file order (``fields`` parsed);
+        empty when the set is unknown."""
+        with self.engine.connect() as conn:
+            rows = (
+                conn.execute(
+                    select(bench_items)
+                    .where(bench_items.c.set_sha == set_sha)
+                    .order_by(bench_items.c.position)
+                )
+                .mappings()
+                .all()
+            )
+        return [
+            {
+                "id": r["item_id"],
+                "benchmark": r["benchmark"],
+                "question": r["question"],
+                "group": r["item_group"],
+                "fields": json.loads(r["fields"]),
+            }
+            for r in rows
+        ]
 
     def count_items(self) -> int:
         with self.engine.connect() as conn:

@@ -18,6 +18,7 @@ from sqlalchemy import (
 
 __all__ = [
     "SCHEMA_VERSION",
+    "bench_items",
     "datasets",
     "experiment_stages",
     "items",
@@ -136,6 +137,18 @@ experiment_stages = Table(
     Column("started_at", String(40), nullable=False),
     Column("finished_at", String(40)),
     Column("wall_s", Float),
+)
+
+bench_items = Table(
+    "bench_items",
+    metadata,
+    Column("set_sha", String(64), primary_key=True),
+    Column("item_id", String(256), primary_key=True),
+    Column("benchmark", String(64), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("question", Text, nullable=False),
+    Column("item_group", Text),
+    Column("fields", Text, nullable=False),
 )
 
 judge_cache = Table(
