@@ -10,7 +10,7 @@ from pydantic import Field
 
 from lem.config import ABConfig
 
-__all__ = ["BenchConfig"]
+__all__ = ["BenchConfig", "MCConfig"]
 
 
 class BenchConfig(ABConfig):
@@ -57,4 +57,40 @@ class BenchConfig(ABConfig):
         description="Scorers besides the benchmark's exact rule (gsm8k is always applied); "
         "judged dimensions come from `lem bench score --judge`.",
         json_schema_extra={"flag": "--scorer", "split": True},
+    )
+
+    def ab_config(self) -> ABConfig:
+        """The generation settings as an A/B config: set fields only (so options of other
+        backends stay unset), the benchmark's token budget unless --max-tokens is given;
+        probes, limit and scorers are the benchmark run's business."""
+        from lem.bench.base import get_benchmark
+
+        plain = ABConfig()
+        keep = {
+            k
+            for k in ABConfig.model_fields
+            if k in self.model_fields_set or getattr(self, k) != getattr(plain, k)
+        } - {"limit", "max_tokens", "scorers", "probes"}
+        data = self.model_dump(include=keep)
+        data["max_tokens"] = self.max_tokens or get_benchmark(self.benchmark).max_tokens
+        return ABConfig(**data)
+
+
+class MCConfig(BenchConfig):
+    """Score TruthfulQA multiple choice (MC1, MC2) from an ``hf`` model's log-likelihoods
+    under any conditions."""
+
+    command: ClassVar[str] = "bench mc"
+
+    benchmark: str = Field(
+        "truthfulqa",
+        description="Benchmark with answer choices: truthfulqa.",
+        json_schema_extra={"short": "-B"},
+    )
+    batch_size: int = Field(
+        8,
+        ge=1,
+        description="Items per step; their choices are scored 4x this many sequences per "
+        "forward pass.",
+        json_schema_extra={"short": "-b"},
     )

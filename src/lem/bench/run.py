@@ -70,16 +70,9 @@ def bench_probes(benchmark: Benchmark, items: ItemSet, style: str) -> ProbeSet:
 def _ab_config(config: BenchConfig, benchmark: Benchmark, items: ItemSet) -> ABConfig:
     exact = [benchmark.exact_scorer] if benchmark.exact_scorer else []
     scorers = list(dict.fromkeys([*exact, *config.scorers]))
-    plain = ABConfig()
-    keep = {
-        k
-        for k in ABConfig.model_fields
-        if k in config.model_fields_set or getattr(config, k) != getattr(plain, k)
-    } - {"limit", "max_tokens", "scorers", "probes"}
-    data = config.model_dump(include=keep)
+    data = config.ab_config().model_dump(exclude_unset=True)
     data.update(
         scorers=scorers,
-        max_tokens=config.max_tokens or benchmark.max_tokens,
         tags={
             **config.tags,
             TAG_BENCH: benchmark.name,

@@ -23,6 +23,7 @@ from lem.analysis.proportions import mcnemar_exact, wilson_interval
 from lem.analysis.stats import holm, mean_ci, paired_deltas, wilcoxon_signed_rank
 from lem.bench.base import get_benchmark
 from lem.bench.importer import IMPORT_CONDITION, TAG_VARIANT, UPSTREAM_GSM8K, UPSTREAM_JUDGE
+from lem.bench.mc import MC1, MC2, TAG_MODE
 from lem.bench.score import BenchRun, bench_runs
 from lem.errors import InputError
 from lem.responses import read_run
@@ -38,7 +39,7 @@ class Metric:
     key: str
     benchmark: str
     label: str
-    kind: str  # "accuracy" or "judged"
+    kind: str  # "accuracy" (0/1 per item), "judged" (a 1-10 dimension) or "mean"
     scale: tuple[float, float]
 
 
@@ -174,6 +175,36 @@ def _pick_scorer(available: set[str], benchmark: str, judge: str | None) -> str 
     return UPSTREAM_JUDGE if UPSTREAM_JUDGE in available else None
 
 
+@dataclass(frozen=True)
+class _Spec:
+    metric: Metric
+    scorer: str | None
+    dim: str | None
+
+    @property
+    def key(self) -> str:
+        return self.metric.key
+
+
+def _metric_specs(run: BenchRun, benchmark: str, scorer: str | None) -> list[_Spec]:
+    """The columns one run fills: MC1/MC2 for a multiple-choice run, the exact rule's
+    accuracy, or the judged dimensions (signals of the judge scorer)."""
+    bench = get_benchmark(benchmark)
+    if run.tags.get(TAG_MODE) == "mc":
+        return [
+            _Spec(Metric("mc1", benchmark, "MC1", "accuracy", (0.0, 1.0)), MC1, None),
+            _Spec(Metric("mc2", benchmark, "MC2", "mean", (0.0, 1.0)), MC2, None),
+        ]
+    if bench.exact_scorer:
+        return [
+            _Spec(Metric(bench.name, benchmark, bench.title, "accuracy", (0.0, 1.0)), scorer, None)
+        ]
+    return [
+        _Spec(Metric(d, benchmark, d.capitalize(), "judged", (0.0, 10.0)), scorer, d)
+        for d in bench.dimensions
+    ]
+
+
 def build_table(
     db: str,
     *,
@@ -219,24 +250,14 @@ def build_table(
                         "source": run.tags.get("bench_source"),
                     }
                 )
-                keys: list[tuple[str, str | None]] = (
-                    [(bench.name, None)]
-                    if bench.exact_scorer
-                    else [(d, d) for d in bench.dimensions]
-                )
-                for key, dim in keys:
+                for spec in _metric_specs(run, bench.name, scorer):
+                    key, dim, metric_scorer = spec.key, spec.dim, spec.scorer
                     if key not in metrics:
-                        metrics[key] = Metric(
-                            key,
-                            bench.name,
-                            bench.title if dim is None else dim.capitalize(),
-                            "accuracy" if dim is None else "judged",
-                            (0.0, 1.0) if dim is None else (0.0, 10.0),
-                        )
+                        metrics[key] = spec.metric
                     values: dict[str, float] = {}
                     failed = missing = 0
                     for r in rows:
-                        sc = r.scores.get(scorer) if scorer else None
+                        sc = r.scores.get(metric_scorer) if metric_scorer else None
                         if r.status != "done" or sc is None:
                             missing += 1
                             continue
@@ -249,7 +270,7 @@ def build_table(
                             continue
                         values[r.probe_id] = float(v)
                     cells[(variant, key)] = Cell(
-                        variant, key, run.run_id, scorer or "", values, failed, missing
+                        variant, key, run.run_id, metric_scorer or "", values, failed, missing
                     )
                 if bench.exact_scorer and {bench.exact_scorer, UPSTREAM_GSM8K} <= available:
                     for r in rows:
@@ -270,9 +291,10 @@ def build_table(
     ref = reference or variants[0]
     if ref not in variants:
         raise InputError(f"--reference {ref!r} is not a variant; variants: {', '.join(variants)}")
-    ordered = [m for m in metrics.values() if m.kind == "accuracy"] + [
-        m for m in metrics.values() if m.kind == "judged"
-    ]
+    order = {"gsm8k": 0, "mc1": 1, "mc2": 2}
+    ordered = sorted(
+        metrics.values(), key=lambda m: (order.get(m.key, 3), list(metrics).index(m.key))
+    )
     for cell in cells.values():
         _describe(cell, metrics[cell.metric], seed)
     comparisons = _compare(cells, variants, ref, ordered)

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from lem.bench.config import BenchConfig
+from lem.bench.config import BenchConfig, MCConfig
 from lem.cli.progress import RichProgress
 from lem.cli.schema import collect, command_from_model, config_param, quiet_param
 from lem.config import DEFAULT_DB, load_config
@@ -51,6 +51,26 @@ def _run(config: Path | None = None, quiet: bool = False, **flags: Any) -> None:
 app.command("run")(
     command_from_model(BenchConfig, _run, before=[config_param()], after=[quiet_param()])
 )
+
+
+def _mc(config: Path | None = None, quiet: bool = False, **flags: Any) -> None:
+    """Score TruthfulQA multiple choice (MC1: is the best answer the most likely choice;
+    MC2: the probability mass on true answers) from an hf model's log-likelihoods, zero-
+    shot, under the given conditions; stored as a run that `lem bench report` shows."""
+    from lem.bench.mc import run_mc
+
+    base: MCConfig = load_config(config, MCConfig)
+    cfg = base.merged(collect(MCConfig, flags))
+    console = Console(stderr=True)
+    with RichProgress(console, enabled=not quiet, header="[bold]lem bench mc[/]") as bar:
+        out = run_mc(cfg, progress=bar.hook)
+    typer.echo(
+        f"run {out.run_id}: truthfulqa MC, {len(out.items)} items, {out.scored} scored, "
+        f"{out.skipped} already done"
+    )
+
+
+app.command("mc")(command_from_model(MCConfig, _mc, before=[config_param()], after=[quiet_param()]))
 
 
 @app.command("score")
