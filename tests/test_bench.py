@@ -184,6 +184,7 @@ def test_upstream_import_reproduces_its_table_and_lem_rescoring_agrees(tmp_path:
     assert [(d["variant"], d["id"]) for d in rescored.agreement["disagreements"]] == [
         (d["variant"], d["id"]) for d in expected["gsm8k_rule_disagreements"]
     ]
+    _check_against_lm_eval(db)
     cell = rescored.cell("lem_ethics_allen", "gsm8k")
     assert cell is not None and cell.scorer == "gsm8k" and sum(cell.values.values()) == 7
     # paired tests: every non-reference variant on every metric, one Holm family
@@ -197,6 +198,31 @@ def test_upstream_import_reproduces_its_table_and_lem_rescoring_agrees(tmp_path:
     assert [(r.probe_id, r.scores[UPSTREAM_JUDGE].reason) for r in broken] == [
         ("7", "upstream entry has no number for nuance")
     ]
+
+
+def _check_against_lm_eval(db: str) -> None:
+    """lm-evaluation-harness's strict-match on lem's stored GSM8K answers: every verdict
+    that differs from lem's is one of the two documented differences."""
+    from tests.test_bench_scoring import _explained, _lm_eval_strict
+
+    store = Store(db, create=False)
+    stored = []
+    for run in store.list_runs():
+        if run["manifest"]["tags"].get("bench") != "gsm8k":
+            continue
+        expected = {
+            i["id"]: i["fields"]["expected"]
+            for i in store.get_bench_items(run["manifest"]["tags"]["bench_items"])
+        }
+        for r in read_run(store, run["run_id"], ["gsm8k"]):
+            stored.append((r.answer, expected[r.probe_id], bool(r.scores["gsm8k"].value)))
+    store.close()
+    assert len(stored) == 36
+    theirs = _lm_eval_strict([a for a, _, _ in stored], [e for _, e, _ in stored])
+    differ = [(a, e, ours) for (a, e, ours), t in zip(stored, theirs, strict=True) if ours != t]
+    for answer, exp, ours in differ:
+        assert _explained(answer, exp, ours, not ours) is not None, answer
+    assert len(differ) >= 1  # the fixture has an answer without '####'
 
 
 def test_import_and_report_from_the_command_line(tmp_path: Path) -> None:
