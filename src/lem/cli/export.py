@@ -10,7 +10,7 @@ from lem.config import DEFAULT_DB
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Export stored runs.", no_args_is_help=True)
+app = typer.Typer(help="Export stored runs and datasets.", no_args_is_help=True)
 
 
 @app.command("ab-jsonl")
@@ -37,3 +37,21 @@ def ab_jsonl(
             'per probe under "errors"',
             err=True,
         )
+
+
+@app.command("parquet")
+def parquet(
+    dataset: Path = typer.Argument(..., help="Dataset folder written by lem distill/data conv."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder for {split}.parquet."),
+    row_group_size: int = typer.Option(
+        1000, "--row-group-size", min=1, help="Rows per Parquet row group (streaming unit)."
+    ),
+) -> None:
+    """Write a dataset's train/valid/test splits as zstd Parquet: the chat columns
+    (prompt, response, system, messages) plus provenance (model, condition, scorer,
+    score, generation id). `datasets.load_dataset("parquet", ...)` reads them."""
+    from lem.formats.parquet import export_parquet
+
+    done = export_parquet(dataset, out, row_group_size=row_group_size)
+    rows = ", ".join(f"{k} {v}" for k, v in done["rows"].items())
+    typer.echo(f"wrote {out}: {rows} (dataset {done['dataset_id'][:12]})")
