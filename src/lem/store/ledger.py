@@ -451,11 +451,12 @@ class Store:
                 )
 
     def record(self, key: str, worker: str, values: dict[str, Any], *, ok: bool) -> bool:
-        """Store a finished generation (or its failure) if this worker still holds it."""
+        """Store a finished generation (or its failure) if this worker still holds it. The
+        row keeps the worker's id, so `lem status` can give each worker's rate."""
         values = {
             **values,
             "status": DONE if ok else FAILED,
-            "worker": "",
+            "worker": worker,
             "lease_until": None,
             "completed_at": utc_now(),
         }

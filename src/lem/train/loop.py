@@ -69,6 +69,7 @@ class StepMetrics:
         """The metrics line written to ``metrics.jsonl``."""
         out: dict[str, Any] = {
             "step": self.step,
+            "total_steps": self.total_steps,
             "loss": round(self.loss, 6),
             "lr": self.lr,
             "tokens": self.tokens,
