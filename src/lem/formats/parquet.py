@@ -66,7 +66,8 @@ def _row(
     system = "\n\n".join(m["content"] for m in messages if m.get("role") == "system")
     user = next((m["content"] for m in messages if m.get("role") == "user"), "")
     answer = next((m["content"] for m in reversed(messages) if m.get("role") == "assistant"), "")
-    scorer = lineage.get("scorer") if isinstance(lineage.get("scorer"), dict) else {}
+    raw_scorer = lineage.get("scorer")
+    scorer: dict[str, Any] = raw_scorer if isinstance(raw_scorer, dict) else {}
     source = lineage.get("source")
     if source is not None and lineage.get("line") is not None:
         source = f"{source}:{lineage['line']}"
