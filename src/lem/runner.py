@@ -71,6 +71,11 @@ def _sha(obj: Any) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+def model_key_of(backend: Backend) -> str:
+    """The content key of a backend's model identity (what items and runs are keyed by)."""
+    return _sha(backend.identity())
+
+
 def library_versions() -> dict[str, str]:
     out = {"python": sys.version.split()[0], "lem": __version__}
     for lib in _LIBS:

@@ -30,7 +30,7 @@ from lem.bench.config import BenchConfig
 from lem.bench.items import ItemSet
 from lem.bench.run import TAG_BENCH, TAG_ITEMS, TAG_SOURCE, TAG_STYLE, load_bench_items
 from lem.errors import InputError
-from lem.runner import ProgressHook
+from lem.runner import ProgressHook, model_key_of
 
 __all__ = [
     "MC1",
@@ -159,7 +159,7 @@ def run_mc(
     backend = backend or backend_for(config.ab_config())
     store = Store(config.db)
     try:
-        model_key = _sha(backend.identity())
+        model_key = model_key_of(backend)
         sha = items.digest()
         store.put_bench_items(sha, benchmark.name, [i.as_dict() for i in items.items])
         plan = []

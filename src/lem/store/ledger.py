@@ -531,6 +531,60 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
+    def run_plan(self, run_id: str) -> list[ItemPlan]:
+        """The run's planned items as :class:`ItemPlan` records, in plan order: what a
+        worker needs to take up a run it did not plan."""
+        q = (
+            select(
+                items.c.key,
+                items.c.model_key,
+                items.c.messages,
+                items.c.rendered_hash,
+                items.c.system_fallback,
+                items.c.sampling,
+                items.c.seed,
+                run_items.c.position,
+                run_items.c.probe_id,
+                run_items.c.category,
+                run_items.c.prompt,
+                run_items.c.condition,
+                run_items.c.sample_index,
+            )
+            .select_from(run_items.join(items, items.c.key == run_items.c.item_key))
+            .where(run_items.c.run_id == run_id)
+            .order_by(run_items.c.position)
+        )
+        with self.engine.connect() as conn:
+            return [
+                ItemPlan(
+                    key=r["key"],
+                    model_key=r["model_key"],
+                    messages=r["messages"],
+                    rendered_hash=r["rendered_hash"],
+                    system_fallback=bool(r["system_fallback"]),
+                    sampling=r["sampling"],
+                    sample_index=int(r["sample_index"]),
+                    seed=int(r["seed"]),
+                    position=int(r["position"]),
+                    probe_id=r["probe_id"],
+                    category=r["category"],
+                    prompt=r["prompt"],
+                    condition=r["condition"],
+                )
+                for r in conn.execute(q).mappings()
+            ]
+
+    def unfinished_counts(self) -> dict[str, int]:
+        """Per run id, how many of its items are not done (runs with none are absent)."""
+        q = (
+            select(run_items.c.run_id, func.count())
+            .select_from(run_items.join(items, items.c.key == run_items.c.item_key))
+            .where(items.c.status != DONE)
+            .group_by(run_items.c.run_id)
+        )
+        with self.engine.connect() as conn:
+            return {str(r): int(n) for r, n in conn.execute(q).all()}
+
     def run_records(self, run_id: str) -> Iterator[dict[str, Any]]:
         """Every planned generation of the run in plan order, joined with its item (no
         scores: :meth:`run_scores` has them). Read through :mod:`lem.responses`."""
