@@ -30,6 +30,39 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _drop_tokens_beyond(folder: Path, vocab_size: int) -> list[str]:
+    """Remove added tokens whose id the embedding has no row for. transformers' GGUF
+    byte-level tokenizer adds GPT-2's ``<|endoftext|>`` when the vocabulary lacks it (Llama
+    3 GGUFs, for one): an id past the embedding that would fail at lookup. Special-token
+    settings naming a removed token are cleared. Returns the removed tokens."""
+    path = folder / "tokenizer.json"
+    if vocab_size <= 0 or not path.is_file():
+        return []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    extra = [t for t in data.get("added_tokens", []) if int(t.get("id", -1)) >= vocab_size]
+    if not extra:
+        return []
+    gone = {str(t["content"]) for t in extra}
+    data["added_tokens"] = [t for t in data["added_tokens"] if str(t["content"]) not in gone]
+    vocab = (data.get("model") or {}).get("vocab")
+    if isinstance(vocab, dict):
+        for token in gone:
+            if int(vocab.get(token, -1)) >= vocab_size:
+                del vocab[token]
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    cfg_path = folder / "tokenizer_config.json"
+    if cfg_path.is_file():
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+        decoder = cfg.get("added_tokens_decoder")
+        if isinstance(decoder, dict):
+            cfg["added_tokens_decoder"] = {k: v for k, v in decoder.items() if int(k) < vocab_size}
+        for key in ("unk_token", "bos_token", "eos_token", "pad_token"):
+            if cfg.get(key) in gone:
+                cfg[key] = None
+        cfg_path.write_text(json.dumps(cfg, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return sorted(gone)
+
+
 def import_gguf(gguf: str | Path, out: str | Path) -> dict[str, Any]:
     """Convert the GGUF file ``gguf`` into the model folder ``out`` (which must not exist
     or be empty); returns the provenance record written to ``lem-import.json``."""
@@ -84,6 +117,9 @@ def import_gguf(gguf: str | Path, out: str | Path) -> dict[str, Any]:
     try:
         fresh.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
+        dropped = _drop_tokens_beyond(tmp, int(getattr(config, "vocab_size", 0) or 0))
+        if dropped:
+            record["dropped_tokens"] = dropped
         (tmp / "lem-import.json").write_text(json.dumps(record, indent=2) + "\n")
         tmp.chmod(0o755)
         if dest.exists():
