@@ -184,12 +184,10 @@ def test_lease_heartbeat_keeps_long_claims_from_other_hosts(
 ) -> None:
     """Leases held by the heartbeat outlive their length; the others lapse. The clock is
     moved by hand, so the test means the same on a loaded machine."""
-    import lem.store.ledger as ledger
     from lem.runner import LeaseHeartbeat
 
     clock = _Clock(1_000.0)
-    monkeypatch.setattr(ledger, "time", clock)
-    store = Store(str(tmp_path / "l.db"))
+    store = Store(str(tmp_path / "l.db"), clock=clock.time)
     _three_items(store)
     me, other = "thishost-x:1:a", "elsewhere:1:b"
     assert store.claim(["k0", "k1", "k2"], me, lease_s=0.4) == ["k0", "k1", "k2"]

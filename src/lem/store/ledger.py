@@ -13,13 +13,13 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, create_engine, event, func, insert, select, update
+from sqlalchemy import Engine, and_, create_engine, event, func, insert, select, text, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import (
     ArgumentError,
@@ -55,15 +55,34 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def worker_host() -> str:
+    """This machine's name in worker ids: ``LEM_WORKER_HOST`` if set (containers that all
+    call themselves ``localhost``), else the host name."""
+    return os.environ.get("LEM_WORKER_HOST", "").strip() or socket.gethostname()
+
+
 def new_worker_id() -> str:
     """``host:pid:nonce``: lets a later process on the same host see that a claim is dead."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{worker_host()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _db_now(conn: Any) -> float:
+    """The database server's clock (Unix seconds): leases are timed by it, so workers
+    whose own clocks disagree still agree on when a lease ends."""
+    if conn.dialect.name == "postgresql":
+        return float(
+            conn.execute(text("SELECT extract(epoch FROM clock_timestamp())")).scalar_one()
+        )
+    if conn.dialect.name == "sqlite":
+        q = text("SELECT (julianday('now') - 2440587.5) * 86400.0")
+        return float(conn.execute(q).scalar_one())
+    return time.time()  # pragma: no cover - other databases
 
 
 def _worker_dead(worker: str) -> bool:
     host, _, rest = worker.partition(":")
     pid_s = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_s.isdigit():
+    if host != worker_host() or not pid_s.isdigit():
         return False
     pid = int(pid_s)
     if pid == os.getpid():
@@ -114,9 +133,13 @@ class ItemPlan:
 class Store:
     """A run store on any SQLAlchemy URL (SQLite file by default, PostgreSQL for many hosts)."""
 
-    def __init__(self, db: str, *, create: bool = True) -> None:
+    def __init__(
+        self, db: str, *, create: bool = True, clock: Callable[[], float] | None = None
+    ) -> None:
         """Open (and with ``create``, make) the store at ``db``. Read-only commands pass
-        ``create=False`` so a mistyped path is an error rather than a new empty store."""
+        ``create=False`` so a mistyped path is an error rather than a new empty store.
+        Leases are timed by the database's clock; ``clock`` replaces it (tests)."""
+        self._clock = clock
         self.url = normalise_db_url(db)
         self.display_url = redact(self.url)
         if self.url.startswith("sqlite:///"):
@@ -384,10 +407,10 @@ class Store:
     def claim(self, keys: Iterable[str], worker: str, lease_s: float) -> list[str]:
         """Claim what can be claimed among ``keys``: pending, failed, lease-expired, or held
         by a dead process on this host. Compare-and-swap, so two workers never both win."""
-        now = time.time()
         claimed: list[str] = []
         key_list = list(keys)
         with self.engine.begin() as conn:
+            now = self._now(conn)
             for chunk in _chunks(key_list, _CHUNK):
                 rows = conn.execute(
                     select(items.c.key, items.c.status, items.c.worker, items.c.lease_until).where(
@@ -427,13 +450,14 @@ class Store:
         key_list = list(keys)
         renewed = 0
         with self.engine.begin() as conn:
+            until = self._now(conn) + lease_s
             for chunk in _chunks(key_list, _CHUNK):
                 res = conn.execute(
                     update(items)
                     .where(
                         items.c.key.in_(chunk), items.c.worker == worker, items.c.status == CLAIMED
                     )
-                    .values(lease_until=time.time() + lease_s)
+                    .values(lease_until=until)
                 )
                 renewed += max(int(res.rowcount or 0), 0)
         return renewed
@@ -530,6 +554,9 @@ class Store:
         )
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
+
+    def _now(self, conn: Any) -> float:
+        return self._clock() if self._clock is not None else _db_now(conn)
 
     def run_plan(self, run_id: str) -> list[ItemPlan]:
         """The run's planned items as :class:`ItemPlan` records, in plan order: what a
