@@ -127,3 +127,44 @@ def test_two_workers_do_every_item_exactly_once(tmp_path: Path) -> None:
     assert {r.attempts for r in rows} == {1}
     generated = sum(int(o.split("worker done: ")[1].split()[0]) for o, _ in outs)
     assert generated == 16
+
+
+@pytest.mark.postgres
+def test_worker_runs_under_the_documented_postgres_role(pg_db: str) -> None:
+    """The role recipe shipped with lem is enough for a worker, and no more: it finishes
+    a run but cannot create a table or a run."""
+    from importlib import resources
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import ProgrammingError
+
+    with pytest.raises(_Stop):
+        run_ab(ABConfig(db=pg_db, **AB), progress=_interrupt_after(0))
+    recipe = (resources.files("lem") / "data" / "postgres" / "worker-role.sql").read_text()
+    role = f"lem_worker_{pg_db.rsplit('/', 1)[1]}"
+    recipe = recipe.replace("lem_worker", role)
+    owner = create_engine(pg_db, isolation_level="AUTOCOMMIT")
+    with owner.connect() as conn:
+        sql = "\n".join(x for x in recipe.splitlines() if not x.startswith("--"))
+        for statement in sql.split(";"):
+            if statement.strip():
+                conn.execute(text(statement))
+    owner.dispose()
+    scheme, rest = pg_db.split("://", 1)
+    worker_url = f"{scheme}://{role}:change-me@{rest.split('@', 1)[1]}"
+    out = work(worker_url, until_empty=True)
+    assert out.generated == 8 and not out.skipped
+    engine = create_engine(worker_url)
+    with engine.connect() as conn, pytest.raises(ProgrammingError, match="permission denied"):
+        conn.execute(text("CREATE TABLE intruder (x int)"))
+    with engine.connect() as conn, pytest.raises(ProgrammingError, match="permission denied"):
+        conn.execute(
+            text(
+                "INSERT INTO runs (run_id, status, created_at, config, manifest) "
+                "VALUES ('x', 'running', 'now', '{}', '{}')"
+            )
+        )
+    engine.dispose()
+    store = Store(pg_db, create=False)
+    assert store.unfinished_counts() == {}
+    store.close()
