@@ -16,7 +16,7 @@ from lem.backends.base import (
 )
 from lem.config import ABConfig, load_config
 from lem.defaults import DEFAULT_SCORER
-from lem.errors import InputError, LemWarning
+from lem.errors import InputError, LemError, LemWarning
 from lem.formats.ab_jsonl import ABFile, write_ab_jsonl
 from lem.probes import ProbeSet
 from lem.responses import ScoredResponse, read_run
@@ -27,11 +27,13 @@ from lem.store import Store
 
 __all__ = [
     "ABConfig",
+    "PlanPreview",
     "RunOutcome",
     "RunResponses",
     "backend_for",
     "export_ab_jsonl",
     "load_config",
+    "plan_run",
     "run_ab",
     "run_responses",
     "run_results",
@@ -94,6 +96,68 @@ def run_ab(
                 backend.close()
     finally:
         store.close()
+
+
+@dataclass(frozen=True)
+class PlanPreview:
+    """What a run would do (``--dry-run``): its id, planned items, and how many of them the
+    store already has done or failed; per condition too."""
+
+    run_id: str
+    planned: int
+    done: int
+    failed: int
+    pending: int
+    run_exists: bool
+    by_condition: dict[str, dict[str, int]]
+
+
+def plan_run(config: ABConfig, *, probe_set: ProbeSet | None = None) -> PlanPreview:
+    """Plan the run ``config`` describes without writing anything: the model is loaded
+    (its identity and renderer key the items), the store is only read, and not created."""
+    from sqlalchemy import select
+
+    from lem.store.schema import items as items_table
+    from lem.store.schema import runs as runs_table
+
+    load_inputs(config, probe_set, **scorer_options(config))
+    backend = backend_for(config)
+    try:
+        exp = prepare(config, backend, None, probe_set)
+    finally:
+        backend.close()
+    status: dict[str, str] = {}
+    exists = False
+    try:
+        store = Store(config.db, create=False)
+    except LemError:
+        store = None
+    if store is not None:
+        try:
+            keys = [p.key for p in exp.plan]
+            with store.engine.connect() as conn:
+                for start in range(0, len(keys), 500):
+                    chunk = keys[start : start + 500]
+                    q = select(items_table.c.key, items_table.c.status).where(
+                        items_table.c.key.in_(chunk)
+                    )
+                    status.update({k: s for k, s in conn.execute(q).all()})
+                exists = (
+                    conn.execute(
+                        select(runs_table.c.run_id).where(runs_table.c.run_id == exp.run_id)
+                    ).first()
+                    is not None
+                )
+        finally:
+            store.close()
+    per: dict[str, dict[str, int]] = {}
+    for p in exp.plan:
+        c = per.setdefault(p.condition, {"planned": 0, "done": 0})
+        c["planned"] += 1
+        c["done"] += status.get(p.key) == "done"
+    done = sum(1 for s in status.values() if s == "done")
+    failed = sum(1 for s in status.values() if s == "failed")
+    return PlanPreview(exp.run_id, len(exp.plan), done, failed, len(exp.plan) - done, exists, per)
 
 
 def run_results(db: str, run_id: str | None = None, scorer: str | None = None) -> ABFile:

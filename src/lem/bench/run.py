@@ -20,7 +20,7 @@ from lem.errors import InputError
 from lem.probes import Probe, ProbeSet
 from lem.runner import ProgressHook, RunOutcome, load_inputs, scorer_options
 
-__all__ = ["BenchOutcome", "bench_probes", "load_bench_items", "run_bench"]
+__all__ = ["BenchOutcome", "bench_ab_config", "bench_probes", "load_bench_items", "run_bench"]
 
 TAG_BENCH = "bench"
 TAG_ITEMS = "bench_items"
@@ -67,7 +67,9 @@ def bench_probes(benchmark: Benchmark, items: ItemSet, style: str) -> ProbeSet:
     )
 
 
-def _ab_config(config: BenchConfig, benchmark: Benchmark, items: ItemSet) -> ABConfig:
+def bench_ab_config(config: BenchConfig, benchmark: Benchmark, items: ItemSet) -> ABConfig:
+    """The A/B config a benchmark run generates with: the generation settings, the
+    benchmark's exact scorer plus any others, and the tags naming the item set."""
     exact = [benchmark.exact_scorer] if benchmark.exact_scorer else []
     scorers = list(dict.fromkeys([*exact, *config.scorers]))
     data = config.ab_config().model_dump(exclude_unset=True)
@@ -91,7 +93,7 @@ def run_bench(config: BenchConfig, *, progress: ProgressHook | None = None) -> B
 
     benchmark, items = load_bench_items(config)
     probes = bench_probes(benchmark, items, config.prompt_style)
-    ab = _ab_config(config, benchmark, items)
+    ab = bench_ab_config(config, benchmark, items)
     load_inputs(ab, probes, **scorer_options(ab))
     store = Store(ab.db)
     try:

@@ -12,7 +12,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from lem.cli.progress import RichProgress
-from lem.cli.schema import collect, command_from_model, config_param, quiet_param
+from lem.cli.schema import (
+    collect,
+    command_from_model,
+    config_param,
+    dry_run_param,
+    print_plan,
+    quiet_param,
+)
 from lem.config import ABConfig, load_config
 from lem.redact import redact
 
@@ -23,6 +30,7 @@ def _run(
     config: Path | None = None,
     out_jsonl: Path | None = None,
     quiet: bool = False,
+    dry_run: bool = False,
     **flags: Any,
 ) -> None:
     """Run an A/B experiment: a model answers a probe set under each condition; every
@@ -34,6 +42,9 @@ def _run(
     base: ABConfig = load_config(config)
     cfg = base.merged(collect(ABConfig, flags))
     probe_set, conditions, _ = load_inputs(cfg, **scorer_options(cfg))
+    if dry_run:
+        print_plan(api.plan_run(cfg))
+        return
     console = Console(stderr=True)
     header = (
         f"[bold]lem ab[/] model={escape(redact(cfg.model))} probes={len(probe_set)} "
@@ -80,6 +91,7 @@ ab = command_from_model(
             annotation=Path | None,
         ),
         quiet_param(),
+        dry_run_param(),
     ],
 )
 """``lem ab``: every field of :class:`~lem.config.ABConfig` is a flag (see

@@ -12,7 +12,14 @@ from rich.markup import escape
 
 from lem.bench.config import BenchConfig, MCConfig
 from lem.cli.progress import RichProgress
-from lem.cli.schema import collect, command_from_model, config_param, quiet_param
+from lem.cli.schema import (
+    collect,
+    command_from_model,
+    config_param,
+    dry_run_param,
+    print_plan,
+    quiet_param,
+)
 from lem.config import DEFAULT_DB, load_config
 from lem.redact import redact
 
@@ -24,7 +31,9 @@ app = typer.Typer(
 )
 
 
-def _run(config: Path | None = None, quiet: bool = False, **flags: Any) -> None:
+def _run(
+    config: Path | None = None, quiet: bool = False, dry_run: bool = False, **flags: Any
+) -> None:
     """Ask a benchmark's items (read from a local file, never downloaded) under the
     given model and conditions, through the resumable ledger, and score what needs no
     judge (GSM8K's final answer). Re-running the same command resumes."""
@@ -32,6 +41,18 @@ def _run(config: Path | None = None, quiet: bool = False, **flags: Any) -> None:
 
     base: BenchConfig = load_config(config, BenchConfig)
     cfg = base.merged(collect(BenchConfig, flags))
+    if dry_run:
+        from lem.api import plan_run
+        from lem.bench.run import bench_ab_config, bench_probes, load_bench_items
+
+        bench, items = load_bench_items(cfg)
+        print_plan(
+            plan_run(
+                bench_ab_config(cfg, bench, items),
+                probe_set=bench_probes(bench, items, cfg.prompt_style),
+            )
+        )
+        return
     console = Console(stderr=True)
     header = (
         f"[bold]lem bench run[/] {escape(cfg.benchmark)} model={escape(redact(cfg.model))} "
@@ -49,7 +70,9 @@ def _run(config: Path | None = None, quiet: bool = False, **flags: Any) -> None:
 
 
 app.command("run")(
-    command_from_model(BenchConfig, _run, before=[config_param()], after=[quiet_param()])
+    command_from_model(
+        BenchConfig, _run, before=[config_param()], after=[quiet_param(), dry_run_param()]
+    )
 )
 
 

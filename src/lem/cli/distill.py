@@ -12,7 +12,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from lem.cli.progress import RichProgress
-from lem.cli.schema import collect, command_from_model, config_param, quiet_param
+from lem.cli.schema import (
+    collect,
+    command_from_model,
+    config_param,
+    dry_run_param,
+    print_plan,
+    quiet_param,
+)
 from lem.config import load_config
 from lem.distill.config import DistillConfig
 from lem.redact import redact
@@ -20,7 +27,9 @@ from lem.redact import redact
 __all__ = ["distill"]
 
 
-def _run(config: Path | None = None, quiet: bool = False, **flags: Any) -> None:
+def _run(
+    config: Path | None = None, quiet: bool = False, dry_run: bool = False, **flags: Any
+) -> None:
     """Distil training data: sample answers to training prompts under a kernel condition,
     score them, keep the best, and write them as chat JSONL without the kernel (train,
     valid, test) with lineage and a manifest. Re-running the same command resumes."""
@@ -28,6 +37,11 @@ def _run(config: Path | None = None, quiet: bool = False, **flags: Any) -> None:
 
     base: DistillConfig = load_config(config, DistillConfig)
     cfg = base.merged(collect(DistillConfig, flags))
+    if dry_run:
+        from lem.api import plan_run
+
+        print_plan(plan_run(cfg.ab_config()))
+        return
     console = Console(stderr=True)
     header = (
         f"[bold]lem distill[/] model={escape(redact(cfg.model))} "
@@ -61,5 +75,5 @@ distill = command_from_model(
     DistillConfig,
     _run,
     before=[config_param()],
-    after=[quiet_param()],
+    after=[quiet_param(), dry_run_param()],
 )

@@ -143,6 +143,31 @@ def quiet_param() -> inspect.Parameter:
     )
 
 
+def dry_run_param() -> inspect.Parameter:
+    """The ``--dry-run`` parameter of a generating command: show the plan, change nothing."""
+    return inspect.Parameter(
+        "dry_run",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=typer.Option(
+            False,
+            "--dry-run",
+            help="Print what would run and how many items the store already has; write nothing.",
+        ),
+        annotation=bool,
+    )
+
+
+def print_plan(plan: Any) -> None:
+    """Print a :class:`lem.api.PlanPreview` (``--dry-run``)."""
+    typer.echo(
+        f"run {plan.run_id} ({'in the store' if plan.run_exists else 'new'}): "
+        f"{plan.planned} items; {plan.done} already done, {plan.failed} failed, "
+        f"{plan.pending} to generate"
+    )
+    for cond, c in plan.by_condition.items():
+        typer.echo(f"  {cond}: {c['planned']} items, {c['done']} done")
+
+
 def collect(model: type[BaseModel], kwargs: dict[str, Any]) -> dict[str, Any]:
     """The settings the user gave as flags (None: not given), shaped for ``model``."""
     out: dict[str, Any] = {}
