@@ -24,7 +24,7 @@ demo: $(STAMP)
 	@echo "outputs: store $(DEMO_DB); upstream A/B JSONL runs/demo-ab.jsonl;" \
 		"inspect with: $(BIN)/lem runs list --db $(DEMO_DB)"
 
-## test: set up (venv; PostgreSQL and Chromium from Debian if missing), then ruff, mypy, pytest
+## test: set up (venv; PostgreSQL, Chromium and InfluxDB 1.x from Debian if missing), then ruff, mypy, pytest
 test: $(STAMP) system-deps lint typecheck unit
 
 .PHONY: system-deps
@@ -34,6 +34,7 @@ system-deps:
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	test -x /usr/bin/chromedriver || missing="$$missing chromium-driver"; \
+	test -x /usr/bin/influxd || missing="$$missing influxdb"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "installing:$$missing"; \
