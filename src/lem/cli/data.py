@@ -178,3 +178,73 @@ def list_(
             r["path"],
         )
     Console().print(table)
+
+
+@app.command("approve")
+def approve_cmd(
+    db: str = typer.Option(DEFAULT_DB, "--db", help="Run store: SQLite path or SQLAlchemy URL."),
+    run: list[str] | None = typer.Option(
+        None, "--run", help="Runs to take answers from (id or prefix; default: every run)."
+    ),
+    scorer: str = typer.Option(..., "--scorer", help="Scorer id the threshold is on."),
+    min_score: float = typer.Option(
+        ..., "--min-score", help="Lowest score kept, on that scorer's scale (checked)."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Dataset folder to write."),
+    condition: list[str] | None = typer.Option(
+        None, "--condition", "-C", help="Only answers of these conditions; repeatable."
+    ),
+    top_k: int | None = typer.Option(None, "--top-k", min=1, help="At most K per prompt."),
+    near_duplicate: float = typer.Option(
+        0.7, "--near-duplicate", min=0.0, max=1.0, help="Word-trigram Jaccard cut-off."
+    ),
+    keep_truncated: bool = typer.Option(False, "--keep-truncated", help="Keep cut-off answers."),
+    seed: int = typer.Option(0, "--seed", help="Split seed."),
+    name: str | None = typer.Option(None, "--name", help="Dataset name (default: folder)."),
+) -> None:
+    """Stored answers scoring at least --min-score (on the scorer's own scale) as a chat
+    training set without the kernel: deduplicated, split by prompt and domain, with
+    lineage to every stored item, recorded in the store."""
+    from lem.distill.approve import approve
+
+    res = approve(
+        db,
+        run or [],
+        scorer=scorer,
+        min_score=min_score,
+        out=out,
+        conditions=condition,
+        per_prompt=top_k,
+        near_duplicate=near_duplicate,
+        keep_truncated=keep_truncated,
+        seed=seed,
+        name=name,
+    )
+    files = res.dataset.manifest["files"]
+    rejected = ", ".join(f"{k} {v}" for k, v in res.selection.rejections().items() if v) or "none"
+    typer.echo(
+        f"kept {len(res.selection.kept)} of {res.selection.candidates} answers; rejected: "
+        f"{rejected}"
+    )
+    typer.echo(
+        f"wrote dataset {res.dataset.dataset_id[:12]} in {res.dataset.path}: train "
+        f"{files['train']['rows']}, valid {files['valid']['rows']}, test {files['test']['rows']}"
+    )
+
+
+@app.command("consolidate")
+def consolidate_cmd(
+    source: list[str] = typer.Option(..., "--from", help="A store to merge in; repeatable."),
+    into: str = typer.Option(..., "--into", help="The store to merge into (created if missing)."),
+) -> None:
+    """Merge run stores item by item: content-addressed items are copied once, a finished
+    answer completes an unfinished copy but never replaces a finished one; runs, scores,
+    benchmark items, datasets and judge cache are copied when missing."""
+    from lem.redact import redact
+    from lem.store.consolidate import consolidate
+
+    counts = consolidate(source, into)
+    for table, c in counts.items():
+        extra = f", {c['completed']} completed" if "completed" in c else ""
+        typer.echo(f"{table}: {c['copied']} copied, {c['skipped']} already there{extra}")
+    typer.echo(f"merged {len(source)} store(s) into {redact(into)}")
