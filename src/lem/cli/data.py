@@ -248,3 +248,54 @@ def consolidate_cmd(
         extra = f", {c['completed']} completed" if "completed" in c else ""
         typer.echo(f"{table}: {c['copied']} copied, {c['skipped']} already there{extra}")
     typer.echo(f"merged {len(source)} store(s) into {redact(into)}")
+
+
+@app.command("expand")
+def expand_cmd(
+    seeds: str | None = typer.Argument(
+        None, help="Seed prompt file (default: lem-train, the bundled training prompts)."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Expanded prompt set to write (.json)."),
+    voices: str = typer.Option(
+        "lem-voices", "--voices", help="Voices file (default: lem's 16 bundled voices)."
+    ),
+    per_seed: int | None = typer.Option(
+        None, "--per-seed", min=1, help="Voices per seed (a seeded sample); default all."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed for --per-seed."),
+    near_duplicate: float = typer.Option(
+        0.8, "--near-duplicate", min=0.0, max=1.0, help="Word-trigram Jaccard cut-off."
+    ),
+    min_per_cell: int = typer.Option(
+        1, "--min-per-cell", min=1, help="A domain x region cell below this is a gap."
+    ),
+) -> None:
+    """Ask every seed prompt in different voices (persona x region templates): write the
+    deduplicated prompt set, and beside it a coverage report by domain, region and voice
+    with the gaps."""
+    import json
+
+    from lem.distill.expand import expand_prompts, load_voices
+
+    if out.exists():
+        from lem.errors import InputError
+
+        raise InputError(f"--out {out} exists; choose a new file")
+    exp = expand_prompts(
+        seeds,
+        load_voices(voices),
+        per_seed=per_seed,
+        seed=seed,
+        near_duplicate=near_duplicate,
+        min_per_cell=min_per_cell,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(exp.prompts, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    report = out.with_suffix(".coverage.json")
+    report.write_text(json.dumps(exp.report(), indent=2) + "\n", encoding="utf-8")
+    dropped = ", ".join(f"{k} {v}" for k, v in exp.dropped.items()) or "none"
+    typer.echo(f"wrote {len(exp.prompts)} prompts to {out} (dropped: {dropped})")
+    typer.echo(
+        f"coverage: {len(exp.coverage['domain'])} domains, {len(exp.coverage['region'])} "
+        f"regions, {len(exp.coverage['voice'])} voices; {len(exp.gaps)} gap(s) in {report}"
+    )

@@ -4,7 +4,7 @@ contamination guard. ``lem distill``'s flags and its YAML file come from this on
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -33,6 +33,11 @@ class DistillConfig(ABConfig):
         description="The one condition the answers are generated under (default: the "
         "upstream sandwich, sandwich:lek+lek-text).",
         json_schema_extra={"flag": "--condition", "short": "-C", "split": True},
+    )
+    mode: Literal["gold", "expansion"] = Field(
+        "gold",
+        description="gold: a base model answers under the kernel (the sandwich by default); "
+        "expansion: a tuned model answers bare prompts (condition baseline).",
     )
     samples: int = Field(4, ge=1, description="Answers sampled per prompt.")
     temperature: float = Field(0.8, ge=0.0, description="Sampling temperature.")
@@ -96,8 +101,22 @@ class DistillConfig(ABConfig):
         False, description="Distil even when training prompts overlap the evaluation probes."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _mode_default(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("mode") == "expansion" and not data.get(
+            "conditions"
+        ):
+            data = {**data, "conditions": ["baseline"]}
+        return data
+
     @model_validator(mode="after")
     def _coherent(self) -> DistillConfig:
+        if self.mode == "expansion" and self.conditions != ["baseline"]:
+            raise ValueError(
+                "--mode expansion asks a tuned model bare prompts: use --condition baseline "
+                "(or leave it out)"
+            )
         if len(self.conditions) != 1:
             raise ValueError(
                 "distillation generates under exactly one condition (give one --condition)"

@@ -209,6 +209,7 @@ def distill(
             "model": model,
             "model_key": manifest.get("model_key"),
             "condition": condition,
+            "mode": config.mode,
             "prompts": {
                 "source": Path(probe_set.source).name,
                 "sha256": manifest.get("probes", {}).get("sha256"),

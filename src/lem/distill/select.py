@@ -30,7 +30,14 @@ from dataclasses import dataclass, field
 from lem.errors import InputError
 from lem.responses import ScoredResponse
 
-__all__ = ["REJECTION_REASONS", "Selection", "check_threshold", "select_answers", "shingles"]
+__all__ = [
+    "REJECTION_REASONS",
+    "NearIndex",
+    "Selection",
+    "check_threshold",
+    "select_answers",
+    "shingles",
+]
 
 REJECTION_REASONS: tuple[str, ...] = (
     "failed",
@@ -93,7 +100,7 @@ def _num(x: float) -> str:
     return f"{x:g}"
 
 
-class _NearIndex:
+class NearIndex:
     """Kept answers' trigram sets with an inverted index, for Jaccard look-ups."""
 
     def __init__(self) -> None:
@@ -133,7 +140,7 @@ def select_answers(
         by_prompt.setdefault(r.probe_id, []).append(r)
     sel = Selection(prompts=len(by_prompt))
     seen_text: set[str] = set()
-    near = _NearIndex()
+    near = NearIndex()
     for group in by_prompt.values():
         ranked: list[tuple[float, ScoredResponse]] = []
         for r in group:
