@@ -10,6 +10,9 @@ Two promises matter for kernel experiments and are tested:
   from :attr:`GenerationRequest.seed`) and masks every other token, while ``generate`` runs
   greedily. The global RNG is never touched, so batch composition cannot leak into a row.
 
+A batch holding the same prompt several times (``samples`` > 1) computes each distinct
+prompt's prefill once and copies its KV cache to the rows that share it (``share_prefill``).
+
 Decoding is defined by :class:`SamplingParams` alone: the model's own
 ``generation_config.json`` contributes its EOS ids and nothing else (its suggested
 temperature or repetition penalty are ignored), as an API server with explicit parameters
@@ -18,11 +21,12 @@ would behave.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lem.backends.base import (
     GenerationRequest,
@@ -105,7 +109,9 @@ class HFBackend(LocalModelBackend):
     ``target`` is a model directory or ``demo``; ``model`` is accepted for spec symmetry and
     ignored. ``device="auto"`` picks cuda, then mps, then cpu; ``dtype="auto"`` picks
     bfloat16 on cuda and float32 elsewhere. The keyword-only parameters are the backend's
-    options; anything else is an error.
+    options; anything else is an error. ``share_prefill`` computes the prefill of a prompt
+    that appears several times in a batch (N samples of one prompt) once, not N times; turn
+    it off only to compare against the plain path.
     """
 
     def __init__(
@@ -117,11 +123,15 @@ class HFBackend(LocalModelBackend):
         dtype: str = "auto",
         batch_size: int = 8,
         trust_remote_code: bool = False,
+        share_prefill: bool = True,
     ) -> None:
         self.path = resolve_model_dir(target)
         if batch_size < 1:
             raise BackendError(f"batch_size must be at least 1, got {batch_size}")
         self.batch_size = int(batch_size)
+        self.share_prefill = bool(share_prefill)
+        #: Rows whose prompt prefill was taken from another row's (counts every batch).
+        self.prefill_rows_saved = 0
 
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
@@ -171,6 +181,7 @@ class HFBackend(LocalModelBackend):
         self._tokenizer: Any = tokenizer
         self._model: Any = lm
         self._has_template = has_chat_template(tokenizer)
+        self._keeps_logits = "logits_to_keep" in inspect.signature(lm.forward).parameters
 
     def close(self) -> None:
         """Drop the model and tokenizer and return cached accelerator memory."""
@@ -186,7 +197,8 @@ class HFBackend(LocalModelBackend):
         """Generate in batches of similar-length prompts, yielding each batch when done.
 
         Requests are grouped by ``(max_tokens, stop)``, sorted by prompt length (longest
-        first) and cut into batches of :attr:`batch_size`. A batch that raises (say, out of
+        first, identical prompts next to each other so their prefill can be shared) and cut
+        into batches of :attr:`batch_size`. A batch that raises (say, out of
         memory) is retried one row at a time; a row that still fails comes back with
         ``error`` set.
         """
@@ -212,7 +224,7 @@ class HFBackend(LocalModelBackend):
             sampling = request.sampling
             groups.setdefault((sampling.max_tokens, tuple(sampling.stop)), []).append(prepared)
         for rows in groups.values():
-            rows.sort(key=lambda p: (-len(p.ids), p.index))
+            rows.sort(key=lambda p: (-len(p.ids), p.ids, p.index))
             for batch in iter_chunks(rows, self.batch_size):
                 yield from self._run_batch(batch)
 
@@ -272,6 +284,10 @@ class HFBackend(LocalModelBackend):
             processors.append(_seeded_sampler([row.request for row in batch]))
         extra: dict[str, Any] = {"tokenizer": self._tokenizer} if sampling.stop else {}
         with torch.inference_mode():
+            if self.share_prefill:
+                cache = self._shared_prefill(batch, input_ids, attention)
+                if cache is not None:
+                    extra["past_key_values"] = cache
             out = self._model.generate(
                 input_ids=input_ids.to(self.device),
                 attention_mask=attention.to(self.device),
@@ -280,6 +296,46 @@ class HFBackend(LocalModelBackend):
                 **extra,
             )
         return [list(map(int, seq)) for seq in out[:, width:].tolist()]
+
+    def _shared_prefill(
+        self, batch: list[_Prepared], input_ids: torch.Tensor, attention: torch.Tensor
+    ) -> Any:
+        """The batch's KV cache over all but the last column, each distinct prompt computed
+        once and copied to its rows; None when every prompt is distinct (nothing to share).
+
+        The forward pass runs on the distinct rows of the padded batch itself (same width,
+        same left padding, position ids from the mask as ``generate`` derives them), so the
+        expanded cache is exactly what ``generate``'s own prefill would have built for those
+        columns, and ``generate`` continues from the last prompt token.
+        """
+        import torch
+        from transformers import DynamicCache
+
+        width = input_ids.shape[1]
+        if len(batch) < 2 or width < 2:
+            return None
+        first: dict[tuple[int, ...], int] = {}
+        owner = [first.setdefault(tuple(row.ids), len(first)) for row in batch]
+        if len(first) == len(batch):
+            return None
+        reps = torch.tensor([owner.index(k) for k in range(len(first))], dtype=torch.long)
+        ids = input_ids[reps, :-1].to(self.device)
+        mask = attention[reps, :-1].to(self.device)
+        positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)
+        cache = DynamicCache(config=self._model.config)
+        keep = {"logits_to_keep": 1} if self._keeps_logits else {}
+        self._model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+            **keep,
+        )
+        index = torch.tensor(owner, dtype=torch.long, device=self.device)
+        cache.reorder_cache(cast("torch.LongTensor", index))  # also expands: rows may repeat
+        self.prefill_rows_saved += len(batch) - len(first)
+        return cache
 
     def _finish(self, row: _Prepared, generated: list[int]) -> GenerationResult:
         """Cut a row's new ids at EOS or stop string and decode them, special tokens kept."""
