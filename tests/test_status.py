@@ -110,6 +110,18 @@ def test_training_progress(tmp_path: Path) -> None:
     assert train_status(tmp_path / "none") is None
 
 
+def test_html_page(tmp_path: Path) -> None:
+    from lem.status import render_html
+
+    db = str(tmp_path / "s.db")
+    a, b = _store(db)
+    page = render_html(store_status(db, now=T0 + 240, window_s=600))
+    assert "<code>run-a</code> demo-run" in page
+    assert '<td class="n">6/10</td>' in page and "2m40s" in page  # ETA 160 s
+    assert f"<code>{a}</code>" in page and f"<code>{b}</code>" in page
+    assert 'style="width: 60.0%"' in page
+
+
 def test_cli_json_and_table(tmp_path: Path) -> None:
     db = str(tmp_path / "s.db")
     _store(db)

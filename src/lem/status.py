@@ -27,6 +27,7 @@ __all__ = [
     "StoreStatus",
     "TrainStatus",
     "WorkerStatus",
+    "render_html",
     "store_status",
     "train_status",
 ]
@@ -322,3 +323,21 @@ def store_status(
         if t is not None:
             out.training.append(t)
     return out
+
+
+def _eta_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    s = round(seconds)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def render_html(status: StoreStatus, *, window_s: float = 600.0) -> str:
+    """The status as a self-contained HTML page (the run page beside the reports)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("lem.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+    )
+    return env.get_template("status.html.j2").render(s=status, window=int(window_s), eta=_eta_text)

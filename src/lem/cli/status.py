@@ -99,6 +99,9 @@ def status(
         None, "--train", help="Also show this training folder (metrics.jsonl); repeatable."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
+    html: Path | None = typer.Option(
+        None, "--html", help="Also write the status as an HTML page (rewritten on each refresh)."
+    ),
     watch: bool = typer.Option(False, "--watch", help="Refresh until Ctrl-C."),
     interval: float = typer.Option(5.0, "--interval", min=0.5, help="Seconds between refreshes."),
     window: float = typer.Option(
