@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -23,6 +24,9 @@ from lem.errors import InputError
 from lem.responses import read_run
 from lem.store import Store
 from tests.mlx_server import mlx_lm_server
+from tests.tiny_models import tiny_models
+
+__all__ = ["tiny_models"]
 
 DATA = Path(__file__).parent / "data" / "bench"
 UPSTREAM = DATA / "upstream"
@@ -350,3 +354,73 @@ def test_run_score_with_a_real_judge_and_report(demo_model_dir: Path, tmp_path: 
     cells = {(c["variant"], c["metric"]): c for c in summary["cells"]}
     assert cells[("demo", "gsm8k")]["n"] == 3
     assert cells[("demo", "truthfulness")]["failed"] == table.cell("demo", "truthfulness").failed  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("template", ["none", "system"])
+def test_base_prompt_style_is_plain_completion_text(
+    tiny_models: Any, tmp_path: Path, template: str
+) -> None:
+    """--prompt-style base: the model sees the completion text verbatim (no chat template,
+    no User:/Assistant: frame), ending in 'Answer:'; a kernel condition is folded in front
+    and recorded as a system fallback."""
+    from lem.backends.base import prompt_hash
+    from lem.bench.config import BenchConfig
+    from lem.bench.run import run_bench
+
+    db = str(tmp_path / "base.db")
+    cfg = BenchConfig(
+        model=str(tiny_models(template, max_positions=4096)),
+        benchmark="gsm8k",
+        items=str(DATA / "gsm8k.jsonl"),
+        limit=2,
+        prompt_style="base",
+        conditions=["baseline", "system:lek"],
+        max_tokens=4,
+        db=db,
+    )
+    out = run_bench(cfg)
+    store = Store(db, create=False)
+    with store.engine.connect() as conn:
+        from sqlalchemy import select
+
+        from lem.store.schema import items as items_table
+        from lem.store.schema import run_items
+
+        rows = conn.execute(
+            select(
+                run_items.c.probe_id,
+                run_items.c.condition,
+                items_table.c.messages,
+                items_table.c.rendered_hash,
+                items_table.c.system_fallback,
+            ).join(items_table, items_table.c.key == run_items.c.item_key)
+        ).all()
+    store.close()
+    bench = get_benchmark("gsm8k")
+    by_id = {i.id: i for i in out.items.items}
+    assert len(rows) == 4
+    for probe_id, cond, messages, rendered_hash, fallback in rows:
+        (msg,) = json.loads(messages)
+        text = bench.prompt(by_id[probe_id], "base")
+        assert msg["role"] == "completion" and msg["content"].endswith(text)
+        assert text.endswith("\nAnswer:") and text.count("Question: ") == 1
+        assert rendered_hash == prompt_hash(msg["content"])
+        assert bool(fallback) == (cond == "system:lek")
+        assert (msg["content"] == text) == (cond == "baseline")
+
+
+def test_completion_prompts_need_a_local_model(tmp_path: Path) -> None:
+    from lem.config import ABConfig
+    from tests.fake_openai_server import FakeOpenAIServer
+
+    with FakeOpenAIServer() as srv, pytest.raises(InputError, match="local models"):
+        from lem.api import run_ab
+
+        run_ab(
+            ABConfig(
+                model=f"openai:{srv.url}#m",
+                prompt_format="completion",
+                limit=1,
+                db=str(tmp_path / "o.db"),
+            )
+        )

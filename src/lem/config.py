@@ -88,6 +88,11 @@ class ABConfig(BaseModel):
         "NAME=SPEC names one (e.g. json=system:lek).",
         json_schema_extra={"flag": "--condition", "short": "-C", "split": True},
     )
+    prompt_format: Literal["chat", "completion"] = Field(
+        "chat",
+        description="chat: the chat template; completion: each condition's messages as one "
+        "plain text prompt (base models; hf and mlx only).",
+    )
     samples: int = Field(1, ge=1, description="Generations per probe and condition.")
     temperature: float = Field(0.0, ge=0.0, description="Sampling temperature; 0 = greedy.")
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")

@@ -24,6 +24,7 @@ from lem.backends.base import (
     GenerationRequest,
     GenerationResult,
     SamplingParams,
+    as_completion,
     iter_chunks,
     prompt_hash,
 )
@@ -185,6 +186,11 @@ def prepare(
         seed=config.seed,
         stop=tuple(config.stop),
     )
+    if config.prompt_format == "completion" and not _renders_locally(backend):
+        raise InputError(
+            "--prompt-format completion sends plain text prompts, which lem renders only for "
+            "local models (hf, mlx); use a chat prompt with this backend"
+        )
     identity = backend.identity()
     model_key = _sha(identity)
     sampling_json = json.dumps(sampling.as_dict(), sort_keys=True)
@@ -195,7 +201,11 @@ def prepare(
     for probe in probes:
         for cond in conditions:
             messages = cond.messages(probe.prompt)
+            folded = False
+            if config.prompt_format == "completion":
+                messages, folded = as_completion(messages)
             rendered, fallback = backend.render(messages)
+            fallback = fallback or folded
             rendered_hash = prompt_hash(rendered)
             too_long = overflow.check(rendered, probe.id, cond.name)
             for sample in range(config.samples):
@@ -227,7 +237,7 @@ def prepare(
                     )
                 )
                 position += 1
-    resolved = {
+    resolved: dict[str, Any] = {
         "model": model_key,
         "probes": probes.digest(),
         "conditions": [
@@ -236,6 +246,8 @@ def prepare(
         "sampling": sampling.as_dict(),
         "samples": config.samples,
     }
+    if config.prompt_format != "chat":
+        resolved["prompt_format"] = config.prompt_format
     run_id = _sha(resolved)[:16]
     if overflow.count and config.context_overflow == "error":
         raise InputError(
@@ -285,6 +297,12 @@ def prepare(
         manifest=manifest,
         flags=flags,
     )
+
+
+def _renders_locally(backend: Backend) -> bool:
+    from lem.backends.local import LocalModelBackend
+
+    return isinstance(backend, LocalModelBackend)
 
 
 class _ContextCheck:

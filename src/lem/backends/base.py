@@ -23,11 +23,13 @@ from lem.registry import Registry
 
 __all__ = [
     "BACKENDS",
+    "COMPLETION_ROLE",
     "Backend",
     "GenerationRequest",
     "GenerationResult",
     "Message",
     "SamplingParams",
+    "as_completion",
     "available_backends",
     "backend_options",
     "create_backend",
@@ -39,6 +41,18 @@ __all__ = [
 
 Message = dict[str, str]
 """One chat message: ``{"role": "system"|"user"|"assistant", "content": str}``."""
+
+COMPLETION_ROLE = "completion"
+"""A conversation of one message with this role is a plain completion prompt (base
+models): local backends use its text verbatim, with no chat template."""
+
+
+def as_completion(messages: list[Message]) -> tuple[list[Message], bool]:
+    """A conversation as one completion prompt: system messages, then the user turns,
+    joined by blank lines; True when a system message was folded in."""
+    system = [m["content"] for m in messages if m.get("role") == "system"]
+    user = [m["content"] for m in messages if m.get("role") == "user"]
+    return [{"role": COMPLETION_ROLE, "content": "\n\n".join([*system, *user])}], bool(system)
 
 
 @dataclass(frozen=True)

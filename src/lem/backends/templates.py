@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lem.backends.base import Message, fold_system
+from lem.backends.base import COMPLETION_ROLE, Message, fold_system
 from lem.errors import BackendError
 
 __all__ = [
@@ -94,11 +94,16 @@ def render_prompt(
 ) -> tuple[str, bool]:
     """The prompt text for ``messages`` and whether the system fallback was applied.
 
+    A single :data:`~lem.backends.base.COMPLETION_ROLE` message is a plain completion
+    prompt: its text, verbatim, whatever the template.
+
     ``apply`` renders with the chat template (``None``: no template, use
     :func:`raw_prompt`). System messages are folded into the first user turn with
     :func:`~lem.backends.base.fold_system` when ``supports_system_role()`` is False; it is
     only asked when a system message is present, so the probe runs lazily.
     """
+    if len(messages) == 1 and messages[0].get("role") == COMPLETION_ROLE:
+        return messages[0].get("content", ""), False
     fallback = False
     msgs = [dict(m) for m in messages]
     if any(m.get("role") == "system" for m in msgs) and not supports_system_role():

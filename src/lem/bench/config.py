@@ -39,7 +39,7 @@ class BenchConfig(ABConfig):
     prompt_style: Literal["chat", "base"] = Field(
         "chat",
         description="chat: one user message, instruction + blank line + item; base: plain "
-        "completion text ending in 'Answer:'.",
+        "completion text ending in 'Answer:', no chat template (hf and mlx only).",
     )
     conditions: list[str] = Field(
         default_factory=lambda: ["baseline"],
@@ -70,7 +70,7 @@ class BenchConfig(ABConfig):
             k
             for k in ABConfig.model_fields
             if k in self.model_fields_set or getattr(self, k) != getattr(plain, k)
-        } - {"limit", "max_tokens", "scorers", "probes"}
+        } - {"limit", "max_tokens", "scorers", "probes", "prompt_format"}
         data = self.model_dump(include=keep)
         data["max_tokens"] = self.max_tokens or get_benchmark(self.benchmark).max_tokens
         return ABConfig(**data)

@@ -75,6 +75,7 @@ def bench_ab_config(config: BenchConfig, benchmark: Benchmark, items: ItemSet) -
     data = config.ab_config().model_dump(exclude_unset=True)
     data.update(
         scorers=scorers,
+        prompt_format="completion" if config.prompt_style == "base" else "chat",
         tags={
             **config.tags,
             TAG_BENCH: benchmark.name,
