@@ -291,3 +291,28 @@ def test_tags_reach_the_report_lineage(tmp_path: Path) -> None:
     assert [r["version"] for r in rows] == ["0.1", "0.2"]
     export_ab_jsonl(db, tmp_path / "ab.jsonl")
     assert read_ab_jsonl(tmp_path / "ab.jsonl").summary.extra["tags"]["family"] == "mistral"
+
+
+def test_conditions_that_give_the_same_prompt_are_refused(
+    tiny_models: Callable[..., Path], tmp_path: Path
+) -> None:
+    """On a template that merges a system message into the user turn, system:K and
+    prefix:K are the same prompt: one item, which a run cannot count for both conditions.
+    Refused with one line before anything is generated."""
+    from lem.errors import InputError
+
+    model = str(tiny_models("no_system_merge", max_positions=4096))
+    db = str(tmp_path / "same.db")
+    with pytest.raises(InputError, match="conditions prefix:lek and system:lek give this model"):
+        run_ab(
+            ABConfig(
+                model=model, limit=1, max_tokens=4, conditions=["prefix:lek", "system:lek"], db=db
+            )
+        )
+    store = Store(db, create=False)
+    assert store.list_runs() == []
+    store.close()
+    ok_run = run_ab(
+        ABConfig(model=model, limit=1, max_tokens=4, conditions=["baseline", "system:lek"], db=db)
+    )
+    assert ok_run.generated == 2

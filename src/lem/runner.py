@@ -198,6 +198,8 @@ def prepare(
     overflow = _ContextCheck(backend, config.max_tokens)
     flags: dict[str, dict[str, Any]] = {}
     position = 0
+    owner: dict[str, str] = {}
+    clashes: dict[tuple[str, str], tuple[str, bool]] = {}
     for probe in probes:
         for cond in conditions:
             messages = cond.messages(probe.prompt)
@@ -219,6 +221,9 @@ def prepare(
                 )
                 if too_long:
                     flags[key] = {"context_overflow": too_long}
+                first = owner.setdefault(key, cond.name)
+                if first != cond.name:
+                    clashes.setdefault((first, cond.name), (probe.id, fallback))
                 plan.append(
                     ItemPlan(
                         key=key,
@@ -237,6 +242,13 @@ def prepare(
                     )
                 )
                 position += 1
+    if clashes:
+        (a, b), (probe_id, folded_in) = next(iter(clashes.items()))
+        why = ": the system message was folded into the user turn" if folded_in else ""
+        raise InputError(
+            f"conditions {a} and {b} give this model the same prompt (probe {probe_id}{why}), "
+            "so they would be one answer counted twice; drop one of them"
+        )
     resolved: dict[str, Any] = {
         "model": model_key,
         "probes": probes.digest(),
