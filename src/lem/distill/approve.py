@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lem.distill.dataset import DatasetRow, WrittenDataset, score_summary, split_prompts
+from lem.distill.dataset import DatasetRow, WrittenDataset, split_prompts
 from lem.distill.dataset import write_dataset as _write
 from lem.distill.select import Selection, check_threshold, select_answers
 from lem.errors import InputError
@@ -158,20 +158,12 @@ def approve(
             "near_duplicate": {"measure": "word-trigram Jaccard", "threshold": near_duplicate},
             "keep_truncated": keep_truncated,
         },
-        "split": {
-            "by": "prompt, stratified by domain",
-            "valid_fraction": valid_fraction,
-            "test_fraction": test_fraction,
-            "seed": seed,
-        },
-        "counts": {
-            "prompts": selection.prompts,
-            "candidates": selection.candidates,
-            "kept": len(rows),
-            "prompts_kept": selection.prompts_kept,
-        },
-        "rejections": selection.rejections(),
-        "scores": score_summary(kept_scores),
+        **selection.record(
+            kept_scores,
+            valid_fraction=valid_fraction,
+            test_fraction=test_fraction,
+            seed=seed,
+        ),
     }
     written = _write(target, rows, splits=splits, manifest=manifest)
     store = Store(db, create=False)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lem.distill.config import DistillConfig
-from lem.distill.dataset import DatasetRow, WrittenDataset, score_summary, split_prompts
+from lem.distill.dataset import DatasetRow, WrittenDataset, split_prompts
 from lem.distill.dataset import write_dataset as _write
 from lem.distill.select import Selection, check_threshold, select_answers
 from lem.errors import InputError
@@ -240,20 +240,12 @@ def distill(
             "keep_truncated": config.keep_truncated,
             "keep_reasoning": config.keep_reasoning,
         },
-        "split": {
-            "by": "prompt, stratified by domain",
-            "valid_fraction": config.valid_fraction,
-            "test_fraction": config.test_fraction,
-            "seed": config.seed,
-        },
-        "counts": {
-            "prompts": selection.prompts,
-            "candidates": selection.candidates,
-            "kept": len(rows),
-            "prompts_kept": selection.prompts_kept,
-        },
-        "rejections": selection.rejections(),
-        "scores": score_summary(kept_scores),
+        **selection.record(
+            kept_scores,
+            valid_fraction=config.valid_fraction,
+            test_fraction=config.test_fraction,
+            seed=config.seed,
+        ),
         "contamination": contamination,
     }
     if not rows:

@@ -26,6 +26,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from lem.errors import InputError
 from lem.responses import ScoredResponse
@@ -75,6 +76,35 @@ class Selection:
     candidates: int = 0
     prompts: int = 0
     prompts_kept: int = 0
+
+    def record(
+        self,
+        kept_scores: list[float],
+        *,
+        valid_fraction: float,
+        test_fraction: float,
+        seed: int,
+    ) -> dict[str, Any]:
+        """The manifest's ``split``, ``counts``, ``rejections`` and ``scores`` parts for a
+        dataset made of this selection."""
+        from lem.distill.dataset import score_summary
+
+        return {
+            "split": {
+                "by": "prompt, stratified by domain",
+                "valid_fraction": valid_fraction,
+                "test_fraction": test_fraction,
+                "seed": seed,
+            },
+            "counts": {
+                "prompts": self.prompts,
+                "candidates": self.candidates,
+                "kept": len(self.kept),
+                "prompts_kept": self.prompts_kept,
+            },
+            "rejections": self.rejections(),
+            "scores": score_summary(kept_scores),
+        }
 
     def rejections(self) -> dict[str, int]:
         """Every reason with its count (zeros included, in :data:`REJECTION_REASONS` order)."""
