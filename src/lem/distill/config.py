@@ -104,8 +104,10 @@ class DistillConfig(ABConfig):
     @model_validator(mode="before")
     @classmethod
     def _mode_default(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("mode") == "expansion" and not data.get(
-            "conditions"
+        if (
+            isinstance(data, dict)
+            and data.get("mode") == "expansion"
+            and not data.get("conditions")
         ):
             data = {**data, "conditions": ["baseline"]}
         return data

@@ -24,11 +24,7 @@ DIMENSIONS = {
 
 
 def is_number(value):
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def rule_correct(extracted, expected):
