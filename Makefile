@@ -14,7 +14,7 @@ all: test
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -c constraints.txt -e '.[hf,postgres,mlx,semantic,train,bench,dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[hf,postgres,mlx,semantic,train,bench,ray,dev]'
 	touch $(STAMP)
 
 ## demo: set up, then run `lem ab` on the bundled probes, kernel and demo model (SQLite store)

@@ -69,4 +69,11 @@ def test_every_experiment_setting_is_a_flag_of_lem_ab() -> None:
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         help_text = " ".join((by_name[name].help or "").split())
         assert help_text.startswith(str(extra.get("help") or info.description)), name
-    assert set(by_name) - set(ABConfig.model_fields) == {"config", "out_jsonl", "quiet", "dry_run"}
+    assert set(by_name) - set(ABConfig.model_fields) == {
+        "config",
+        "out_jsonl",
+        "quiet",
+        "dry_run",
+        "executor",
+        "actors",
+    }

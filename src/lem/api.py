@@ -33,6 +33,7 @@ __all__ = [
     "backend_for",
     "export_ab_jsonl",
     "load_config",
+    "plan_into_store",
     "plan_run",
     "run_ab",
     "run_responses",
@@ -158,6 +159,32 @@ def plan_run(config: ABConfig, *, probe_set: ProbeSet | None = None) -> PlanPrev
     done = sum(1 for s in status.values() if s == "done")
     failed = sum(1 for s in status.values() if s == "failed")
     return PlanPreview(exp.run_id, len(exp.plan), done, failed, len(exp.plan) - done, exists, per)
+
+
+def plan_into_store(config: ABConfig, *, probe_set: ProbeSet | None = None) -> str:
+    """Plan the run into its store (run, items, links) without generating, for workers
+    elsewhere (``lem worker``, a Ray cluster) to do; returns the run id."""
+    from lem.runner import start
+    from lem.store import new_worker_id
+
+    load_inputs(config, probe_set, **scorer_options(config))
+    store = Store(config.db)
+    try:
+        backend = backend_for(config)
+        try:
+            exp = prepare(config, backend, store, probe_set)
+        finally:
+            backend.close()
+        start(exp, store, new_worker_id())
+        remaining = len(store.unfinished(exp.run_id))
+        store.finish_run(
+            exp.run_id,
+            status="done" if remaining == 0 else "partial",
+            extra={"invocation_s": 0.0, "remaining": remaining},
+        )
+        return exp.run_id
+    finally:
+        store.close()
 
 
 def run_results(db: str, run_id: str | None = None, scorer: str | None = None) -> ABFile:

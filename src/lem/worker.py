@@ -136,6 +136,7 @@ def work(
     db: str,
     *,
     models: list[str] | None = None,
+    run_ids: list[str] | None = None,
     until_empty: bool = False,
     poll_s: float = 10.0,
     stop: threading.Event | None = None,
@@ -145,7 +146,8 @@ def work(
 ) -> WorkerOutcome:
     """Process pending runs of the store at ``db`` until ``stop`` is set, or with
     ``until_empty`` until no runnable work is left. ``models`` restricts the runs to these
-    model specs. Backends are created once per model spec and kept."""
+    model specs, ``run_ids`` to these runs (ids or prefixes). Backends are created once per
+    model spec and kept."""
     from lem.api import backend_for
 
     make = backend_factory or backend_for
@@ -163,6 +165,7 @@ def work(
                 if r["run_id"] not in outcome.skipped
                 and r["run_id"] not in idle
                 and (not models or r["config"]["model"] in models)
+                and (not run_ids or any(r["run_id"].startswith(x) for x in run_ids))
             ]
             if not candidates:
                 if until_empty:

@@ -1,0 +1,1 @@
+"""Where pending work runs besides the local process: a Ray cluster (:mod:`lem.executors.ray`)."""
