@@ -19,7 +19,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, create_engine, event, func, insert, select, text, update
+from sqlalchemy import (
+    Engine,
+    and_,
+    create_engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import (
     ArgumentError,
@@ -412,6 +423,9 @@ class Store:
         with self.engine.begin() as conn:
             now = self._now(conn)
             for chunk in _chunks(key_list, _CHUNK):
+                if conn.dialect.name == "postgresql":
+                    claimed += self._claim_skip_locked(conn, list(chunk), worker, now, lease_s)
+                    continue
                 rows = conn.execute(
                     select(items.c.key, items.c.status, items.c.worker, items.c.lease_until).where(
                         items.c.key.in_(chunk)
@@ -444,6 +458,69 @@ class Store:
                         claimed.append(key)
         order = {k: i for i, k in enumerate(key_list)}
         return sorted(claimed, key=order.__getitem__)
+
+    def _claim_skip_locked(
+        self, conn: Any, chunk: list[str], worker: str, now: float, lease_s: float
+    ) -> list[str]:
+        """PostgreSQL: one ``UPDATE … WHERE key IN (SELECT … FOR UPDATE SKIP LOCKED)
+        RETURNING key`` claims every claimable key of the chunk at once; rows another
+        transaction is claiming are skipped, not waited for. Claims of dead processes on
+        this host whose leases still run are then taken over one by one (rare)."""
+        claimable = or_(
+            items.c.status.in_([PENDING, FAILED]),
+            and_(
+                items.c.status == CLAIMED,
+                or_(
+                    items.c.worker == worker,
+                    items.c.lease_until.is_(None),
+                    items.c.lease_until < now,
+                ),
+            ),
+        )
+        locked = (
+            select(items.c.key)
+            .where(items.c.key.in_(chunk), claimable)
+            .with_for_update(skip_locked=True)
+        )
+        won = [
+            r[0]
+            for r in conn.execute(
+                update(items)
+                .where(items.c.key.in_(locked))
+                .values(
+                    status=CLAIMED,
+                    worker=worker,
+                    lease_until=now + lease_s,
+                    attempts=items.c.attempts + 1,
+                )
+                .returning(items.c.key)
+            )
+        ]
+        host = worker_host() + ":"
+        rest = [k for k in chunk if k not in set(won)]
+        if rest:
+            held = conn.execute(
+                select(items.c.key, items.c.worker).where(
+                    items.c.key.in_(rest),
+                    items.c.status == CLAIMED,
+                    items.c.worker.startswith(host, autoescape=True),
+                )
+            ).all()
+            for key, owner in held:
+                if not _worker_dead(owner or ""):
+                    continue
+                res = conn.execute(
+                    update(items)
+                    .where(items.c.key == key, items.c.status == CLAIMED, items.c.worker == owner)
+                    .values(
+                        worker=worker,
+                        lease_until=now + lease_s,
+                        attempts=items.c.attempts + 1,
+                    )
+                )
+                if res.rowcount == 1:
+                    won.append(key)
+        return won
 
     def renew(self, keys: Iterable[str], worker: str, lease_s: float) -> int:
         """Extend this worker's leases on ``keys`` (a heartbeat for long generations)."""
