@@ -144,3 +144,34 @@ def test_cli(tmp_path: Path) -> None:
         timeout=120,
     )
     assert res.returncode == 2 and "outside lek-v2's range" in res.stderr
+
+
+def test_consolidate_an_ab_file_as_a_run(tmp_path: Path) -> None:
+    """An A/B JSONL file becomes a run of its own with its answers and scores; merging it
+    again changes nothing; the report reads the same numbers from the store."""
+    from lem.formats.ab_jsonl import read_ab_jsonl
+    from lem.responses import read_file_responses
+
+    src = Path(__file__).parent / "data" / "ab_example.jsonl"
+    db = str(tmp_path / "ab.db")
+    ab = read_ab_jsonl(src)
+    n = sum(len(p.conditions) for p in ab.probes)
+    counts = consolidate([str(src)], db)
+    assert (counts["runs"]["copied"], counts["items"]["copied"]) == (1, n)
+    assert counts["items"]["completed"] == n
+    again = consolidate([str(src)], db)
+    assert (again["runs"]["skipped"], again["items"]["copied"], again["scores"]["copied"]) == (
+        1,
+        0,
+        0,
+    )
+    store = Store(db, create=False)
+    (run,) = store.list_runs()
+    stored = {(r.probe_id, r.condition): r for r in read_run(store, run["run_id"])}
+    store.close()
+    from_file = {(r.probe_id, r.condition): r for r in read_file_responses(src)}
+    assert stored.keys() == from_file.keys()
+    for key, r in from_file.items():
+        assert stored[key].answer == r.answer
+        assert stored[key].scores["lek-v2"].value == r.scores["lek-v2"].value
+    assert run["manifest"]["model_spec"] == f"ab-file:{ab.summary.model}"

@@ -234,12 +234,15 @@ def approve_cmd(
 
 @app.command("consolidate")
 def consolidate_cmd(
-    source: list[str] = typer.Option(..., "--from", help="A store to merge in; repeatable."),
+    source: list[str] = typer.Option(
+        ..., "--from", help="A store, or an A/B JSONL file, to merge in; repeatable."
+    ),
     into: str = typer.Option(..., "--into", help="The store to merge into (created if missing)."),
 ) -> None:
     """Merge run stores item by item: content-addressed items are copied once, a finished
     answer completes an unfinished copy but never replaces a finished one; runs, scores,
-    benchmark items, datasets and judge cache are copied when missing."""
+    benchmark items, datasets and judge cache are copied when missing. An A/B JSONL file
+    becomes a run of its own with its answers and scores."""
     from lem.redact import redact
     from lem.store.consolidate import consolidate
 
