@@ -108,7 +108,11 @@ class Experiment:
     @property
     def fields(self) -> dict[str, Mapping[str, str]]:
         """Per probe id, the probe's extra fields for scorers (benchmark references)."""
-        return {p.id: p.fields for p in self.probes if p.fields}
+        cached: dict[str, Mapping[str, str]] | None = self.__dict__.get("_fields")
+        if cached is None:
+            cached = {p.id: p.fields for p in self.probes if p.fields}
+            self.__dict__["_fields"] = cached
+        return cached
 
     @property
     def plan_by_key(self) -> dict[str, ItemPlan]:

@@ -27,6 +27,7 @@ __all__ = [
     "StoreStatus",
     "TrainStatus",
     "WorkerStatus",
+    "eta_text",
     "render_html",
     "store_status",
     "train_status",
@@ -325,7 +326,8 @@ def store_status(
     return out
 
 
-def _eta_text(seconds: float | None) -> str:
+def eta_text(seconds: float | None) -> str:
+    """Seconds as ``1h05m`` or ``4m09s`` (``—`` when unknown)."""
     if seconds is None:
         return "—"
     s = round(seconds)
@@ -340,4 +342,4 @@ def render_html(status: StoreStatus, *, window_s: float = 600.0) -> str:
         loader=jinja2.PackageLoader("lem.report", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
     )
-    return env.get_template("status.html.j2").render(s=status, window=int(window_s), eta=_eta_text)
+    return env.get_template("status.html.j2").render(s=status, window=int(window_s), eta=eta_text)

@@ -85,13 +85,10 @@ def _fields(store: Store, manifest: dict[str, Any]) -> dict[str, dict[str, str]]
     tags = manifest.get("tags") or {}
     if "bench" not in tags or "bench_items" not in tags:
         return {}
-    from lem.bench.base import BenchItem, get_benchmark
+    from lem.bench.base import get_benchmark
+    from lem.bench.score import stored_fields
 
-    bench = get_benchmark(str(tags["bench"]))
-    return {
-        r["id"]: bench.score_fields(BenchItem(r["id"], r["question"], r["fields"], r["group"]))
-        for r in store.get_bench_items(str(tags["bench_items"]))
-    }
+    return stored_fields(store, get_benchmark(str(tags["bench"])), str(tags["bench_items"]))
 
 
 def stored_experiment(store: Store, run: dict[str, Any], backend: Backend) -> Experiment:

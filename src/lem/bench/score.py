@@ -21,7 +21,14 @@ from lem.scoring.base import Scorer
 from lem.scoring.service import build_scorers, judge_options, score_run
 from lem.store import Store
 
-__all__ = ["BenchRun", "bench_runs", "item_fields", "judge_scorer_id", "score_bench"]
+__all__ = [
+    "BenchRun",
+    "bench_runs",
+    "item_fields",
+    "judge_scorer_id",
+    "score_bench",
+    "stored_fields",
+]
 
 
 @dataclass(frozen=True)
@@ -65,18 +72,24 @@ def bench_runs(store: Store, run_ids: list[str] | None = None) -> list[BenchRun]
     return found
 
 
+def stored_fields(store: Store, benchmark: Benchmark, items_sha: str) -> dict[str, dict[str, str]]:
+    """Each item's reference fields (as scorers see them), from the stored item set
+    ``items_sha``; empty when the store does not have it."""
+    return {
+        r["id"]: benchmark.score_fields(BenchItem(r["id"], r["question"], r["fields"], r["group"]))
+        for r in store.get_bench_items(items_sha)
+    }
+
+
 def item_fields(store: Store, run: BenchRun, benchmark: Benchmark) -> dict[str, dict[str, str]]:
-    """Each item's reference fields (as scorers see them), from the stored item set."""
-    rows = store.get_bench_items(run.items_sha)
-    if not rows:
+    """:func:`stored_fields` of a benchmark run; an error when the store lacks its items."""
+    fields = stored_fields(store, benchmark, run.items_sha)
+    if not fields:
         raise InputError(
             f"run {run.run_id}: its benchmark items ({run.items_sha[:12]}) are not in this "
             "store; run `lem bench run` again with the same --items"
         )
-    return {
-        r["id"]: benchmark.score_fields(BenchItem(r["id"], r["question"], r["fields"], r["group"]))
-        for r in rows
-    }
+    return fields
 
 
 def judge_scorer_id(benchmark: Benchmark, judge: str) -> str | None:

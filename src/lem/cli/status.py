@@ -16,17 +16,8 @@ from lem.config import DEFAULT_DB
 __all__ = ["status"]
 
 
-def _eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    s = round(seconds)
-    if s >= 3600:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 60}m{s % 60:02d}s"
-
-
 def _tables(data: object) -> Group:
-    from lem.status import StoreStatus
+    from lem.status import StoreStatus, eta_text
 
     assert isinstance(data, StoreStatus)
     parts: list[Table] = []
@@ -51,7 +42,7 @@ def _tables(data: object) -> Group:
             str(r.counts.remaining),
             str(r.counts.failed),
             f"{r.rate_per_min:.1f}",
-            _eta(r.eta_s),
+            eta_text(r.eta_s),
         )
         if r.counts.remaining and len(r.by_condition) > 1:
             for cond, c in r.by_condition.items():
@@ -84,7 +75,7 @@ def _tables(data: object) -> Group:
                 steps,
                 "—" if t.loss is None else f"{t.loss:.4f}",
                 "—" if t.val_loss is None else f"{t.val_loss:.4f}",
-                "done" if t.finished else _eta(t.eta_s),
+                "done" if t.finished else eta_text(t.eta_s),
             )
         parts.append(train)
     return Group(*parts)

@@ -497,7 +497,8 @@ class Store:
             )
         ]
         host = worker_host() + ":"
-        rest = [k for k in chunk if k not in set(won)]
+        taken = set(won)
+        rest = [k for k in chunk if k not in taken]
         if rest:
             held = conn.execute(
                 select(items.c.key, items.c.worker).where(
