@@ -24,7 +24,10 @@ from lem.store.ledger import worker_host
 from lem.store.schema import items, scores
 from tests.fake_openai_server import FakeOpenAIServer
 
-LEASE_S = 3.0
+LEASE_S = 10.0
+"""Long enough that a live worker starved of CPU on a loaded CI machine keeps its claims
+(renewed every third of it); with 3 s, one stalled worker lost a lease and its items
+were legitimately redone (83 requests for 80 items, every item still stored once)."""
 PROBES = 40
 PLANNED = PROBES * 2
 
