@@ -6,11 +6,12 @@ Three measurements per backend (``--backend sqlite``, ``postgres`` or ``both``):
    (multiprocessing, spawn; each opens its own :class:`~lem.store.Store`) released together
    by a barrier once they have started. Each loops: read ``unfinished(run_id)``, take up to
    ``--batch`` of the keys not visibly claimed starting at a random offset, ``claim`` them,
-   ``record`` each won key with a small answer (one transaction per key, as the runner
-   does), until nothing is left. Reports wall time, claims won/s, claim calls/s,
-   conflicts (keys tried but not won), items/s, where the workers' time went (scan, claim,
-   record) and checks every item is done exactly once (done == N, every ``attempts`` == 1,
-   keys won and records accepted both == N).
+   record the won keys with a small answer — all in one transaction (``record_many``, as the
+   runner does; ``--record batch``) or one transaction per key (``--record each``, the
+   straightforward way and the runner's way before) — until nothing is left. Reports wall
+   time, claims won/s, claim calls/s, conflicts (keys tried but not won), items/s, where
+   the workers' time went (scan, claim, record) and checks every item is done exactly
+   once (done == N, every ``attempts`` == 1, keys won and records accepted both == N).
 2. **End to end.** A run of ``--limit`` bundled probes × 2 conditions × ``--samples`` is
    planned against an instant fake OpenAI server (``tests/fake_openai_server.py``) by
    ``run_ab`` stopped at its "start" event, then ``--workers`` ``lem worker --until-empty``
@@ -268,8 +269,11 @@ def _plan_items(n: int) -> list[Any]:
     ]
 
 
-def _ledger_worker(db: str, batch: int, seed: int, barrier: Any, out: Any) -> None:
-    """One raw-ledger worker process: scan → claim a random window → record each won key."""
+def _ledger_worker(
+    db: str, batch: int, seed: int, barrier: Any, out: Any, mode: str = "batch"
+) -> None:
+    """One raw-ledger worker process: scan → claim a random window → record the won keys
+    (one transaction for all, or one per key with ``mode="each"``)."""
     from lem.store import Store
     from lem.store.ledger import new_worker_id
 
@@ -313,8 +317,11 @@ def _ledger_worker(db: str, batch: int, seed: int, barrier: Any, out: Any) -> No
         n["tried"] += len(keys)
         n["won"] += len(won)
         t0 = pc()
-        for key in won:
-            n["recorded"] += store.record(key, worker, answer, ok=True)
+        if mode == "each":
+            for key in won:
+                n["recorded"] += store.record(key, worker, answer, ok=True)
+        else:
+            n["recorded"] += len(store.record_many(worker, [(k, answer, True) for k in won]))
         st["record_s"] += pc() - t0
     st["busy_s"] = time.perf_counter() - t_start
     st["cpu_s"] = time.process_time() - cpu0
@@ -323,7 +330,12 @@ def _ledger_worker(db: str, batch: int, seed: int, barrier: Any, out: Any) -> No
 
 
 def bench_ledger(
-    db: str, items: int, workers: int, batch: int, pg_port: int | None = None
+    db: str,
+    items: int,
+    workers: int,
+    batch: int,
+    pg_port: int | None = None,
+    mode: str = "batch",
 ) -> dict[str, Any]:
     from lem.store import Store
 
@@ -336,7 +348,7 @@ def bench_ledger(
     barrier = ctx.Barrier(workers + 1)
     out = ctx.Queue()
     procs = [
-        ctx.Process(target=_ledger_worker, args=(db, batch, 1000 + i, barrier, out))
+        ctx.Process(target=_ledger_worker, args=(db, batch, 1000 + i, barrier, out, mode))
         for i in range(workers)
     ]
     for p in procs:
@@ -355,6 +367,7 @@ def bench_ledger(
     ok = check["exactly_once"] and tot["won"] == items and tot["recorded"] == items
     return {
         "items": items,
+        "record": mode,
         "workers": workers,
         "batch": batch,
         "plan_s": round(plan_s, 3),
@@ -539,6 +552,12 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=4000, help="Raw-ledger items.")
     ap.add_argument("--workers", type=int, default=8, help="Worker processes.")
     ap.add_argument("--batch", type=int, default=16, help="Raw ledger: keys per claim.")
+    ap.add_argument(
+        "--record",
+        choices=["batch", "each", "both"],
+        default="both",
+        help="Raw ledger: record the won keys in one transaction, one per key, or both.",
+    )
     ap.add_argument("--limit", type=int, default=100, help="End to end: bundled probes.")
     ap.add_argument("--samples", type=int, default=4, help="End to end: samples per item.")
     ap.add_argument(
@@ -573,14 +592,16 @@ def main() -> None:
 
             port = _port(pg) if backend == "postgres" else None
             res: dict[str, Any] = {"label": label}
-            if "ledger" in parts:
-                res["ledger"] = r = bench_ledger(
-                    fresh("ledger"), args.items, args.workers, args.batch, port
-                )
-                print(f"[{label}] raw ledger: {json.dumps(r)}", flush=True)
-            if "ledger1" in parts:
-                res["ledger1"] = r = bench_ledger(fresh("ledger1"), args.items, 1, args.batch, port)
-                print(f"[{label}] raw ledger, 1 process: {json.dumps(r)}", flush=True)
+            modes = ["batch", "each"] if args.record == "both" else [args.record]
+            for part, n_proc in (("ledger", args.workers), ("ledger1", 1)):
+                if part not in parts:
+                    continue
+                for mode in modes:
+                    key = part if mode == "batch" else f"{part}:each"
+                    res[key] = r = bench_ledger(
+                        fresh(key.replace(":", "-")), args.items, n_proc, args.batch, port, mode
+                    )
+                    print(f"[{label}] raw ledger ({key}): {json.dumps(r)}", flush=True)
             if "e2e" in parts:
                 res["e2e"] = r = bench_e2e(
                     fresh("e2e"), "workers", args.workers, args.limit, args.samples, port
@@ -613,22 +634,23 @@ def _cpu_cell(r: dict[str, Any], bench: bool) -> str:
 def _print_tables(results: dict[str, Any], args: argparse.Namespace) -> None:
     w = args.workers
     print()
-    if any(res.get(p) for res in results["backends"].values() for p in ("ledger", "ledger1")):
-        print(f"Raw ledger: {args.items} items, batch {args.batch} (scan → claim → record each)")
+    ledger_parts = ("ledger", "ledger:each", "ledger1", "ledger1:each")
+    if any(res.get(p) for res in results["backends"].values() for p in ledger_parts):
+        print(f"Raw ledger: {args.items} items, batch {args.batch} (scan → claim → record)")
         print(
-            "| store | processes | wall | items/s | claims won/s | claim calls/s | conflicts "
-            "| ms per scan / claim / record | time scan / claim / record "
+            "| store | record | processes | wall | items/s | claims won/s | claim calls/s "
+            "| conflicts | ms per scan / claim / record | time scan / claim / record "
             "| CPU ms/item: workers (no scans) + server | rest of machine | exactly once |"
         )
-        print("| --- " + "| ---: " * 10 + "| :---: |")
+        print("| --- | --- " + "| ---: " * 10 + "| :---: |")
         for res in results["backends"].values():
-            for part in ("ledger", "ledger1"):
+            for part in ledger_parts:
                 r = res.get(part)
                 if not r:
                     continue
                 sh = r["time_share"]
                 print(
-                    f"| {res['label']} | {r['workers']} | {r['wall_s']:.2f} s "
+                    f"| {res['label']} | {r['record']} | {r['workers']} | {r['wall_s']:.2f} s "
                     f"| {r['items_per_s']:,.0f} | {r['claims_won_per_s']:,.0f} "
                     f"| {r['claim_calls_per_s']:,.0f} | {r['conflicts']:,} of {r['keys_tried']:,} "
                     f"| {r['scan_ms_per_call']} / {r['claim_ms_per_call']} "

@@ -7,11 +7,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from lem.backends.base import Backend, GenerationRequest, GenerationResult
 from lem.config import ABConfig
-from lem.runner import Tally, finish, prepare, record, requests_for, score, start
+from lem.runner import (
+    Tally,
+    finish,
+    prepare,
+    record,
+    record_batch,
+    requests_for,
+    score,
+    start,
+)
 from lem.scoring.lek_v2 import lek_v2_score
 from lem.store import Store
 from lem.store.schema import items, scores
@@ -83,6 +93,54 @@ def test_record_needs_the_claim_and_merges_flags(tmp_path: Path) -> None:
     with store.engine.connect() as conn:
         status = conn.execute(select(items.c.status).where(items.c.key == key)).scalar_one()
     assert status == "done"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_record_batch_stores_only_held_claims_in_one_go(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    db = request.getfixturevalue("pg_db") if backend == "postgres" else str(tmp_path / "s.db")
+    config = ABConfig(db=db, limit=3, conditions=["baseline", "system:lek"])
+    store = Store(db)
+    exp = prepare(config, Echo(), store)
+    _, _, todo = start(exp, store, "w:1:a")
+    keys = [r["key"] for r in todo]
+    assert store.claim(keys[:4], "w:1:a", 60) == keys[:4]
+    assert store.claim(keys[4:5], "w:2:b", 60) == keys[4:5]
+    results = [
+        GenerationResult(key=keys[0], text="one", rendered_hash="h0"),
+        GenerationResult(key=keys[1], text="two"),
+        GenerationResult(key=keys[2], text="", error="HTTP 500", finish_reason="error"),
+        GenerationResult(key=keys[4], text="someone else's claim"),
+        GenerationResult(key=keys[5], text="never claimed"),
+    ]
+    kept = record_batch(store, exp, "w:1:a", results)
+    assert [r.key for r, _ in kept] == keys[:3]
+    with store.engine.connect() as conn:
+        rows = {
+            r.key: r
+            for r in conn.execute(
+                select(
+                    items.c.key,
+                    items.c.status,
+                    items.c.answer,
+                    items.c.worker,
+                    items.c.error,
+                    items.c.rendered_hash,
+                    items.c.lease_until,
+                )
+            )
+        }
+    assert [rows[k].status for k in keys] == [
+        "done", "done", "failed", "claimed", "claimed", "pending"
+    ]  # fmt: skip
+    assert (rows[keys[0]].answer, rows[keys[0]].rendered_hash) == ("one", "h0")
+    assert (rows[keys[1]].answer, rows[keys[1]].worker) == ("two", "w:1:a")
+    assert rows[keys[2]].error == "HTTP 500" and rows[keys[2]].lease_until is None
+    assert rows[keys[4]].answer is None and rows[keys[4]].worker == "w:2:b"
+    assert store.renew(keys, "w:1:a", 60) == 1  # only keys[3] is still held by w:1:a
+    assert record_batch(store, exp, "w:1:a", results[:2]) == []  # already done: not again
+    store.close()
 
 
 def test_score_writes_every_scorer_of_the_run(tmp_path: Path) -> None:

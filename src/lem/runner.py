@@ -13,7 +13,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from typing import Any
@@ -46,6 +46,8 @@ from lem.scoring.service import (
 from lem.store import ItemPlan, Store, new_worker_id
 
 __all__ = [
+    "RECORD_BATCH",
+    "RECORD_WAIT_S",
     "Experiment",
     "LeaseHeartbeat",
     "ProgressHook",
@@ -55,14 +57,22 @@ __all__ = [
     "finish",
     "prepare",
     "record",
+    "record_batch",
     "requests_for",
     "score",
     "score_pending",
     "start",
+    "stored_values",
 ]
 
 ProgressHook = Callable[[str, dict[str, Any]], None]
 """Called with ("start", {total}) then ("result", {ok, tokens}) per generation, then ("end", {})."""
+
+RECORD_BATCH = 32
+"""Results stored per ledger transaction at most."""
+RECORD_WAIT_S = 0.1
+"""Results arriving within this many seconds of the first waiting one are stored with it
+(a worker killed mid-batch loses at most those, plus what it was generating)."""
 
 _LIBS = ("torch", "transformers", "tokenizers", "sqlalchemy", "httpx", "pydantic", "mlx", "mlx-lm")
 
@@ -287,6 +297,7 @@ def prepare(
             "sha256": probes.digest(),
             "count": len(probes),
             "ids": [p.id for p in probes],
+            **probes.manifest_families(),
         },
         "conditions": [c.manifest() for c in conditions],
         "sampling": sampling.as_dict(),
@@ -490,16 +501,33 @@ def requests_for(
     ]
 
 
-def record(
-    store: Store, exp: Experiment, worker: str, result: GenerationResult
-) -> dict[str, Any] | None:
-    """Step 4: store one result (answer and reasoning split, planning flags merged) if
-    this worker still holds its claim; the stored values, or None if the claim was lost."""
+def stored_values(exp: Experiment, result: GenerationResult) -> dict[str, Any]:
+    """The columns one result is stored with: answer and reasoning split, planning flags
+    merged, the planned system-role fallback kept."""
     values = _result_values(result, exp.flags.get(result.key))
     plan = exp.plan_by_key.get(result.key)
     if plan is not None and not result.system_fallback:
         values["system_fallback"] = plan.system_fallback
+    return values
+
+
+def record(
+    store: Store, exp: Experiment, worker: str, result: GenerationResult
+) -> dict[str, Any] | None:
+    """Step 4: store one result if this worker still holds its claim; the stored values,
+    or None if the claim was lost."""
+    values = stored_values(exp, result)
     return values if store.record(result.key, worker, values, ok=result.ok) else None
+
+
+def record_batch(
+    store: Store, exp: Experiment, worker: str, results: Sequence[GenerationResult]
+) -> list[tuple[GenerationResult, dict[str, Any]]]:
+    """Step 4, batched: store several results in one transaction (each only if this
+    worker still holds its claim); the results stored, with their values."""
+    rows = [(r, stored_values(exp, r)) for r in results]
+    kept = store.record_many(worker, [(r.key, v, r.ok) for r, v in rows])
+    return [(r, v) for r, v in rows if r.key in kept]
 
 
 def score(store: Store, exp: Experiment, answers: list[tuple[str, str]]) -> int:
@@ -529,6 +557,43 @@ def finish(store: Store, exp: Experiment, tally: Tally, seconds: float) -> str:
     return status
 
 
+class _Buffer:
+    """Results of one claimed batch waiting to be stored: flushed in one ledger transaction
+    when ``RECORD_BATCH`` are waiting or the oldest has waited ``RECORD_WAIT_S``."""
+
+    def __init__(
+        self,
+        store: Store,
+        exp: Experiment,
+        worker: str,
+        heartbeat: LeaseHeartbeat,
+        tally: Tally,
+        hook: ProgressHook,
+    ) -> None:
+        self.store, self.exp, self.worker = store, exp, worker
+        self.heartbeat, self.tally, self.hook = heartbeat, tally, hook
+        self.waiting: list[GenerationResult] = []
+        self.since = 0.0
+        self.answers: list[tuple[str, str]] = []
+
+    def add(self, result: GenerationResult) -> None:
+        if not self.waiting:
+            self.since = time.monotonic()
+        self.waiting.append(result)
+        if len(self.waiting) >= RECORD_BATCH or time.monotonic() - self.since >= RECORD_WAIT_S:
+            self.flush()
+
+    def flush(self) -> None:
+        for result, values in record_batch(self.store, self.exp, self.worker, self.waiting):
+            self.tally.count(result)
+            if result.ok:
+                self.answers.append((result.key, values["answer"]))
+        for result in self.waiting:
+            self.heartbeat.drop(result.key)
+            self.hook("result", {"ok": result.ok, "tokens": result.completion_tokens or 0})
+        self.waiting = []
+
+
 def execute(exp: Experiment, store: Store, *, progress: ProgressHook | None = None) -> RunOutcome:
     """Generate and score every unfinished item of the experiment's run: start, then per
     batch claim → generate → record → score (leases renewed by a heartbeat), then finish."""
@@ -549,18 +614,14 @@ def execute(exp: Experiment, store: Store, *, progress: ProgressHook | None = No
             if not claimed:
                 continue
             pending = set(claimed)
-            answers: list[tuple[str, str]] = []
+            buffer = _Buffer(store, exp, worker, heartbeat, tally, hook)
             for result in exp.backend.generate(requests_for(exp, chunk, claimed)):
                 if result.key not in pending:
                     continue
                 pending.discard(result.key)
-                heartbeat.drop(result.key)
-                values = record(store, exp, worker, result)
-                if values is not None:
-                    tally.count(result)
-                    if result.ok:
-                        answers.append((result.key, values["answer"]))
-                hook("result", {"ok": result.ok, "tokens": result.completion_tokens or 0})
+                buffer.add(result)
+            buffer.flush()
+            answers = buffer.answers
             if pending:
                 store.release(pending, worker)
             claimed = []
