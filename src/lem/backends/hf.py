@@ -13,6 +13,12 @@ Two promises matter for kernel experiments and are tested:
 A batch holding the same prompt several times (``samples`` > 1) computes each distinct
 prompt's prefill once and copies its KV cache to the rows that share it (``share_prefill``).
 
+Prompts that start with the same long token prefix (a kernel as system message) compute
+that prefix once (``prefix_cache``): its KV cache (batch 1) is kept in a small LRU keyed by
+its token ids, copied to each batch's rows, and only the rows' own suffixes are prefilled.
+A row is laid out as ``prefix, padding, suffix``, with the padding masked and position ids
+from the mask, so every real token sees what it would see left-padded alone.
+
 Decoding is defined by :class:`SamplingParams` alone: the model's own
 ``generation_config.json`` contributes its EOS ids and nothing else (its suggested
 temperature or repetition penalty are ignored), as an API server with explicit parameters
@@ -22,8 +28,10 @@ would behave.
 from __future__ import annotations
 
 import inspect
+import itertools
 import time
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -102,6 +110,26 @@ class _Prepared:
     rendered_hash: str
 
 
+@dataclass
+class _Prefix:
+    """The KV cache of one token prefix for one row, per layer; never modified once stored."""
+
+    ids: tuple[int, ...]
+    layers: list[tuple[torch.Tensor, torch.Tensor]]
+
+    def cache(self, config: Any, rows: int, length: int) -> Any:
+        """A new ``DynamicCache`` holding the first ``length`` positions, copied to ``rows``
+        rows (each layer's tensors are concatenated into new ones: a generation that
+        grows or reorders it leaves this prefix as it was)."""
+        from transformers import DynamicCache
+
+        data = [
+            (k[:, :, :length].expand(rows, -1, -1, -1), v[:, :, :length].expand(rows, -1, -1, -1))
+            for k, v in self.layers
+        ]
+        return DynamicCache(data, config=config)
+
+
 @register_backend("hf")
 class HFBackend(LocalModelBackend):
     """A local transformers causal LM (safetensors only), generating in padded batches.
@@ -110,9 +138,16 @@ class HFBackend(LocalModelBackend):
     ignored. ``device="auto"`` picks cuda, then mps, then cpu; ``dtype="auto"`` picks
     bfloat16 on cuda and float32 elsewhere. The keyword-only parameters are the backend's
     options; anything else is an error. ``share_prefill`` computes the prefill of a prompt
-    that appears several times in a batch (N samples of one prompt) once, not N times; turn
-    it off only to compare against the plain path.
+    that appears several times in a batch (N samples of one prompt) once, not N times.
+    ``prefix_cache`` computes a token prefix of at least ``prefix_cache_min_tokens`` that
+    prompts share (a kernel) once and reuses its KV cache in this batch and later ones
+    (the last :attr:`PREFIX_CACHE_ENTRIES` prefixes are kept); it applies to models whose
+    every layer attends to the full context (no sliding window) with ``sdpa`` or ``eager``
+    attention. Turn either off only to compare against the plain path.
     """
+
+    #: How many prefix KV caches are kept (least recently used dropped first).
+    PREFIX_CACHE_ENTRIES = 4
 
     def __init__(
         self,
@@ -124,14 +159,27 @@ class HFBackend(LocalModelBackend):
         batch_size: int = 8,
         trust_remote_code: bool = False,
         share_prefill: bool = True,
+        prefix_cache: bool = True,
+        prefix_cache_min_tokens: int = 64,
     ) -> None:
         self.path = resolve_model_dir(target)
         if batch_size < 1:
             raise BackendError(f"batch_size must be at least 1, got {batch_size}")
+        if prefix_cache_min_tokens < 1:
+            raise BackendError(
+                f"prefix_cache_min_tokens must be at least 1, got {prefix_cache_min_tokens}"
+            )
         self.batch_size = int(batch_size)
         self.share_prefill = bool(share_prefill)
+        self.prefix_cache = bool(prefix_cache)
+        self.prefix_cache_min_tokens = int(prefix_cache_min_tokens)
         #: Rows whose prompt prefill was taken from another row's (counts every batch).
         self.prefill_rows_saved = 0
+        #: Prefix tokens run through the model to build prefix caches.
+        self.prefix_tokens_computed = 0
+        #: Prompt tokens that rows took from a prefix cache instead of computing them.
+        self.prefix_tokens_reused = 0
+        self._prefixes: OrderedDict[tuple[int, ...], _Prefix] = OrderedDict()
 
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
@@ -182,11 +230,13 @@ class HFBackend(LocalModelBackend):
         self._model: Any = lm
         self._has_template = has_chat_template(tokenizer)
         self._keeps_logits = "logits_to_keep" in inspect.signature(lm.forward).parameters
+        self._prefix_ok = _full_attention_only(lm)
 
     def close(self) -> None:
-        """Drop the model and tokenizer and return cached accelerator memory."""
+        """Drop the model, tokenizer and prefix caches and return cached accelerator memory."""
         if getattr(self, "_model", None) is None:
             return
+        self._prefixes.clear()
         self._model = None
         self._tokenizer = None
         _free_accelerator_memory()
@@ -196,9 +246,10 @@ class HFBackend(LocalModelBackend):
     def generate(self, requests: list[GenerationRequest]) -> Iterator[GenerationResult]:
         """Generate in batches of similar-length prompts, yielding each batch when done.
 
-        Requests are grouped by ``(max_tokens, stop)``, sorted by prompt length (longest
-        first, identical prompts next to each other so their prefill can be shared) and cut
-        into batches of :attr:`batch_size`. A batch that raises (say, out of
+        Requests are grouped by ``(max_tokens, stop)`` and, with the prefix cache, by the
+        long prefix they share (a condition's kernel); each group is sorted by prompt length
+        (longest first, identical prompts next to each other so their prefill can be
+        shared) and cut into batches of :attr:`batch_size`. A batch that raises (say, out of
         memory) is retried one row at a time; a row that still fails comes back with
         ``error`` set.
         """
@@ -223,16 +274,37 @@ class HFBackend(LocalModelBackend):
             )
             sampling = request.sampling
             groups.setdefault((sampling.max_tokens, tuple(sampling.stop)), []).append(prepared)
-        for rows in groups.values():
-            rows.sort(key=lambda p: (-len(p.ids), p.ids, p.index))
-            for batch in iter_chunks(rows, self.batch_size):
-                yield from self._run_batch(batch)
+        for group in groups.values():
+            for rows in self._prefix_groups(group):
+                rows.sort(key=lambda p: (-len(p.ids), p.ids, p.index))
+                for batch in iter_chunks(rows, self.batch_size):
+                    yield from self._run_batch(batch)
+
+    def _prefix_groups(self, rows: list[_Prepared]) -> list[list[_Prepared]]:
+        """``rows`` split into runs that share a prefix of at least
+        ``prefix_cache_min_tokens`` tokens (neighbours in token order), then the rows that
+        share none; ``[rows]`` when the prefix cache is off."""
+        if not self._prefix_enabled() or len(rows) < 2:
+            return [rows]
+        ordered = sorted(rows, key=lambda p: p.ids)
+        runs = [[ordered[0]]]
+        for before, row in itertools.pairwise(ordered):
+            if _common_length(before.ids, row.ids) >= self.prefix_cache_min_tokens:
+                runs[-1].append(row)
+            else:
+                runs.append([row])
+        alone = [run[0] for run in runs if len(run) == 1]
+        return [run for run in runs if len(run) > 1] + ([alone] if alone else [])
+
+    def _prefix_enabled(self) -> bool:
+        return self.prefix_cache and self._prefix_ok
 
     def _run_batch(self, batch: list[_Prepared]) -> Iterator[GenerationResult]:
         started = time.perf_counter()
         try:
             outputs = self._generate_ids(batch)
         except Exception as exc:
+            self._prefixes.clear()  # out of memory, perhaps: stored prefixes are recomputed
             _free_accelerator_memory()
             if len(batch) == 1:
                 row = batch[0]
@@ -258,18 +330,29 @@ class HFBackend(LocalModelBackend):
             yield result
 
     def _generate_ids(self, batch: list[_Prepared]) -> list[list[int]]:
-        """Run ``model.generate`` on one left-padded batch; the new ids of each row."""
+        """Run ``model.generate`` on one padded batch; the new ids of each row.
+
+        Rows are left-padded; with a shared prefix of ``start`` tokens, the prefix fills
+        the first columns of every row and the padding sits between it and the suffix.
+        """
         import torch
         from transformers import GenerationConfig, LogitsProcessorList
 
         sampling = batch[0].request.sampling
-        width = max(len(row.ids) for row in batch)
+        with torch.inference_mode():
+            prefix = self._prefix_for(batch)
+        start = prefix[0] if prefix is not None else 0
+        tails = [row.ids[start:] for row in batch]
+        width = start + max(len(tail) for tail in tails)
         input_ids = torch.full((len(batch), width), self._pad_id, dtype=torch.long)
         attention = torch.zeros((len(batch), width), dtype=torch.long)
-        for i, row in enumerate(batch):
-            if row.ids:
-                input_ids[i, width - len(row.ids) :] = torch.tensor(row.ids, dtype=torch.long)
-                attention[i, width - len(row.ids) :] = 1
+        if start:
+            input_ids[:, :start] = torch.tensor(batch[0].ids[:start], dtype=torch.long)
+            attention[:, :start] = 1
+        for i, tail in enumerate(tails):
+            if tail:
+                input_ids[i, width - len(tail) :] = torch.tensor(tail, dtype=torch.long)
+                attention[i, width - len(tail) :] = 1
         config = GenerationConfig(
             max_new_tokens=max(1, sampling.max_tokens),
             do_sample=False,
@@ -284,10 +367,9 @@ class HFBackend(LocalModelBackend):
             processors.append(_seeded_sampler([row.request for row in batch]))
         extra: dict[str, Any] = {"tokenizer": self._tokenizer} if sampling.stop else {}
         with torch.inference_mode():
-            if self.share_prefill:
-                cache = self._shared_prefill(batch, input_ids, attention)
-                if cache is not None:
-                    extra["past_key_values"] = cache
+            cache = self._shared_prefill(batch, input_ids, attention, prefix)
+            if cache is not None:
+                extra["past_key_values"] = cache
             out = self._model.generate(
                 input_ids=input_ids.to(self.device),
                 attention_mask=attention.to(self.device),
@@ -298,44 +380,120 @@ class HFBackend(LocalModelBackend):
         return [list(map(int, seq)) for seq in out[:, width:].tolist()]
 
     def _shared_prefill(
-        self, batch: list[_Prepared], input_ids: torch.Tensor, attention: torch.Tensor
+        self,
+        batch: list[_Prepared],
+        input_ids: torch.Tensor,
+        attention: torch.Tensor,
+        prefix: tuple[int, _Prefix] | None = None,
     ) -> Any:
         """The batch's KV cache over all but the last column, each distinct prompt computed
-        once and copied to its rows; None when every prompt is distinct (nothing to share).
+        once (``share_prefill``) and copied to its rows, starting from the first ``start``
+        columns of ``prefix = (start, cached prefix)`` when given; None when there is
+        neither a prefix nor a repeated prompt (nothing to share).
 
         The forward pass runs on the distinct rows of the padded batch itself (same width,
-        same left padding, position ids from the mask as ``generate`` derives them), so the
-        expanded cache is exactly what ``generate``'s own prefill would have built for those
+        same padding, position ids from the mask as ``generate`` derives them), so the
+        expanded cache is what ``generate``'s own prefill would have built for those
         columns, and ``generate`` continues from the last prompt token.
         """
         import torch
         from transformers import DynamicCache
 
         width = input_ids.shape[1]
-        if len(batch) < 2 or width < 2:
+        start = prefix[0] if prefix is not None else 0
+        if prefix is None and (not self.share_prefill or len(batch) < 2 or width < 2):
             return None
-        first: dict[tuple[int, ...], int] = {}
-        owner = [first.setdefault(tuple(row.ids), len(first)) for row in batch]
-        if len(first) == len(batch):
+        if self.share_prefill:
+            first: dict[tuple[int, ...], int] = {}
+            owner = [first.setdefault(tuple(row.ids), len(first)) for row in batch]
+            distinct = len(first)
+        else:
+            owner, distinct = list(range(len(batch))), len(batch)
+        if prefix is None and distinct == len(batch):
             return None
-        reps = torch.tensor([owner.index(k) for k in range(len(first))], dtype=torch.long)
-        ids = input_ids[reps, :-1].to(self.device)
-        mask = attention[reps, :-1].to(self.device)
-        positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)
-        cache = DynamicCache(config=self._model.config)
+        if prefix is None:
+            cache = DynamicCache(config=self._model.config)
+        else:
+            cache = prefix[1].cache(self._model.config, distinct, start)
+            self.prefix_tokens_reused += start * len(batch)
+        if width - 1 > start:
+            reps = torch.tensor([owner.index(k) for k in range(distinct)], dtype=torch.long)
+            mask = attention[reps, :-1].to(self.device)
+            positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)
+            self._forward(input_ids[reps, start:-1], mask, positions[:, start:], cache)
+        if distinct < len(batch):
+            index = torch.tensor(owner, dtype=torch.long, device=self.device)
+            cache.reorder_cache(cast("torch.LongTensor", index))  # also expands: rows repeat
+            self.prefill_rows_saved += len(batch) - distinct
+        return cache
+
+    def _forward(
+        self, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: Any
+    ) -> None:
+        """One forward pass that fills ``cache`` (logits of the last position only)."""
         keep = {"logits_to_keep": 1} if self._keeps_logits else {}
         self._model(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
+            input_ids=ids.to(self.device),
+            attention_mask=mask.to(self.device),
+            position_ids=positions.to(self.device),
             past_key_values=cache,
             use_cache=True,
             **keep,
         )
-        index = torch.tensor(owner, dtype=torch.long, device=self.device)
-        cache.reorder_cache(cast("torch.LongTensor", index))  # also expands: rows may repeat
-        self.prefill_rows_saved += len(batch) - len(first)
-        return cache
+
+    def _prefix_for(self, batch: list[_Prepared]) -> tuple[int, _Prefix] | None:
+        """``(start, prefix)``: the batch's rows all begin with the first ``start`` tokens of
+        ``prefix``, whose KV cache is stored; None when they share fewer than
+        ``prefix_cache_min_tokens`` tokens (or the prefix cache is off).
+
+        The shared part is the batch's common token prefix (for one row, its prompt), less
+        each row's last token, which ``generate`` must feed itself. A stored prefix that
+        covers at least ``prefix_cache_min_tokens`` of it is reused (cut to the common
+        part) unless the batch shares that many tokens more, in which case the longer
+        prefix is computed from the stored one and stored too; with none, the shared part
+        is computed and stored.
+        """
+        if not self._prefix_enabled():
+            return None
+        least = self.prefix_cache_min_tokens
+        ids = batch[0].ids
+        shared = min(len(row.ids) for row in batch) - 1
+        for row in batch[1:]:
+            shared = min(shared, _common_length(ids, row.ids))
+        if shared < least:
+            return None
+        best, reuse = None, 0
+        for stored in self._prefixes.values():
+            common = _common_length(stored.ids, ids[:shared])
+            if common > reuse:
+                best, reuse = stored, common
+        if best is not None and reuse >= least and (len(batch) == 1 or shared - reuse < least):
+            self._prefixes.move_to_end(best.ids)
+            return reuse, best
+        return shared, self._store_prefix(ids[:shared], best, reuse)
+
+    def _store_prefix(self, ids: list[int], base: _Prefix | None, reuse: int) -> _Prefix:
+        """Compute the KV cache of ``ids`` (continuing from the first ``reuse`` positions of
+        ``base`` when given) and store it, dropping the least recently used beyond
+        :attr:`PREFIX_CACHE_ENTRIES`."""
+        import torch
+        from transformers import DynamicCache
+
+        config = self._model.config
+        begin = reuse if base is not None else 0
+        cache: Any = DynamicCache(config=config) if base is None else base.cache(config, 1, begin)
+        self._forward(
+            torch.tensor([ids[begin:]], dtype=torch.long),
+            torch.ones((1, len(ids)), dtype=torch.long),
+            torch.arange(begin, len(ids), dtype=torch.long).unsqueeze(0),
+            cache,
+        )
+        prefix = _Prefix(tuple(ids), [(layer.keys, layer.values) for layer in cache.layers])
+        self._prefixes[prefix.ids] = prefix
+        while len(self._prefixes) > self.PREFIX_CACHE_ENTRIES:
+            self._prefixes.popitem(last=False)
+        self.prefix_tokens_computed += len(ids) - begin
+        return prefix
 
     def _finish(self, row: _Prepared, generated: list[int]) -> GenerationResult:
         """Cut a row's new ids at EOS or stop string and decode them, special tokens kept."""
@@ -367,6 +525,33 @@ class HFBackend(LocalModelBackend):
             system_fallback=row.fallback,
             rendered_hash=row.rendered_hash,
         )
+
+
+def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens ``a`` and ``b`` share."""
+    n = min(len(a), len(b))
+    if tuple(a[:n]) == tuple(b[:n]):
+        return n
+    return next(i for i in range(n) if a[i] != b[i])
+
+
+def _full_attention_only(lm: Any) -> bool:
+    """Whether every layer of ``lm`` caches its full context in a plain ``DynamicLayer``
+    and attention is ``sdpa`` or ``eager``: then padding between a prefix and a suffix is
+    masked like left padding. Sliding-window layers count columns, padding included, so a
+    prefix with padding after it would see another window; they get the plain path."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    if getattr(lm.config, "_attn_implementation", None) not in ("sdpa", "eager"):
+        return False
+    if "position_ids" not in inspect.signature(lm.forward).parameters:
+        return False
+    try:
+        layers = DynamicCache(config=lm.config).layers
+    except Exception:
+        return False
+    return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
 
 
 def _seeded_sampler(requests: list[GenerationRequest]) -> Any:
