@@ -1,8 +1,12 @@
 """Probe sets: the open-ended prompts an experiment asks.
 
-Reads the upstream JSON list (``id``, ``domain`` or ``category``, ``prompt``), JSON Lines and
-CSV; validates ids and prompts; selects by id, domain and count; hashes the selection so a
-run manifest can prove which prompts were asked.
+Reads the upstream JSON list (``id``, ``domain`` or ``category``, ``prompt``, optionally
+``family``), JSON Lines and CSV; validates ids and prompts; selects by id, domain and count;
+hashes the selection so a run manifest can prove which prompts were asked.
+
+A ``family`` groups a probe with its rephrasings (the same request in other words), so a
+report can treat the family, not the probe, as the unit (:mod:`lem.analysis.families`); a
+probe without one is a family of its own.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ __all__ = [
     "BUNDLED_ID_PATTERN",
     "Probe",
     "ProbeSet",
+    "bundled_families_path",
     "bundled_probes_path",
     "bundled_train_prompts_path",
     "find_near_duplicates",
@@ -40,7 +45,7 @@ BUNDLED_ID_PATTERN = re.compile(r"^P\d{3}_[A-Z]+_[A-Z0-9_]+$")
 
 @dataclass(frozen=True)
 class Probe:
-    """One prompt with an id and an optional domain."""
+    """One prompt with an id, an optional domain and an optional family."""
 
     id: str
     prompt: str
@@ -48,6 +53,8 @@ class Probe:
     fields: Mapping[str, str] | None = field(default=None, compare=False, hash=False)
     """Per-item extras scorers may see (a benchmark's expected or reference answers); not
     part of :meth:`ProbeSet.digest` (a benchmark run records its item set's own hash)."""
+    family: str | None = None
+    """The probe's paraphrase family (its rephrasings share it); None: a family of its own."""
 
     @property
     def category(self) -> str:
@@ -121,11 +128,33 @@ class ProbeSet:
             probes = probes[:limit]
         return ProbeSet(tuple(probes), self.source)
 
+    def families(self) -> dict[str, str]:
+        """Probe id → family, for the probes that have one (in probe order)."""
+        return {p.id: p.family for p in self.probes if p.family is not None}
+
+    def family_counts(self) -> tuple[dict[str, int], int]:
+        """Members per family (in order of first appearance) and the number of probes
+        without a family."""
+        counts: dict[str, int] = {}
+        for probe in self.probes:
+            if probe.family is not None:
+                counts[probe.family] = counts.get(probe.family, 0) + 1
+        return counts, sum(1 for p in self.probes if p.family is None)
+
+    def manifest_families(self) -> dict[str, dict[str, str]]:
+        """``{"families": {id: family}}`` for a run manifest's probe entry, or ``{}`` when
+        no probe has a family (so manifests of other sets stay as they were)."""
+        families = self.families()
+        return {"families": families} if families else {}
+
     def digest(self) -> str:
-        """SHA-256 over ids, domains and prompts in order."""
+        """SHA-256 over ids, domains and prompts in order (and a probe's family when it
+        has one, so sets without families keep their digests)."""
         h = hashlib.sha256()
         for probe in self.probes:
             row = [probe.id, probe.domain or "", probe.prompt]
+            if probe.family is not None:
+                row.append(probe.family)
             h.update(json.dumps(row, ensure_ascii=False).encode("utf-8"))
             h.update(b"\n")
         return h.hexdigest()
@@ -136,6 +165,11 @@ def bundled_probes_path() -> Path:
     return Path(str(resources.files("lem") / "data" / "probes" / "lem-core.json"))
 
 
+def bundled_families_path() -> Path:
+    """Path of lem's own probe-family set: bundled probes with their rephrasings."""
+    return Path(str(resources.files("lem") / "data" / "probes" / "lem-families.json"))
+
+
 def bundled_train_prompts_path() -> Path:
     """Path of lem's own hand-written training prompt set (disjoint from the probes)."""
     return Path(str(resources.files("lem") / "data" / "train-prompts" / "lem-train.json"))
@@ -143,13 +177,17 @@ def bundled_train_prompts_path() -> Path:
 
 def load_probes(path: str | Path | None = None, *, bundled: bool | None = None) -> ProbeSet:
     """Read and validate a probe set; ``None`` means lem's bundled set (also named
-    ``lem-core``); ``lem-train`` names lem's bundled training prompt set.
+    ``lem-core``); ``lem-families`` names the bundled probes with their rephrasings and
+    ``lem-train`` lem's bundled training prompt set.
 
     Format by extension: ``.json`` (a list of objects), ``.jsonl``, ``.csv`` (header row with
-    ``id``, ``prompt`` and optionally ``domain`` or ``category``).
+    ``id``, ``prompt`` and optionally ``domain`` or ``category`` and ``family``).
     """
     if path is None or str(path) in ("", "bundled", "lem-core"):
         path = bundled_probes_path()
+        bundled = True
+    elif str(path) == "lem-families":
+        path = bundled_families_path()
         bundled = True
     elif str(path) == "lem-train":
         path = bundled_train_prompts_path()
@@ -169,7 +207,7 @@ def load_probes(path: str | Path | None = None, *, bundled: bool | None = None) 
         rows = _read_csv(text, p)
     else:
         rows = _read_json(text, p)
-    probes = _validate(rows, p, bundled=bool(bundled))
+    probes = _validate(rows, p, bundled=bool(bundled), csv_row=suffix == ".csv")
     return ProbeSet(tuple(probes), str(p))
 
 
@@ -199,7 +237,9 @@ def _read_csv(text: str, path: Path) -> list[tuple[str, object]]:
     return [(f"line {i + 2}", dict(row)) for i, row in enumerate(reader)]
 
 
-def _validate(rows: Iterable[tuple[str, object]], path: Path, *, bundled: bool) -> list[Probe]:
+def _validate(
+    rows: Iterable[tuple[str, object]], path: Path, *, bundled: bool, csv_row: bool = False
+) -> list[Probe]:
     probes: list[Probe] = []
     seen: dict[str, str] = {}
     for where, row in rows:
@@ -214,6 +254,14 @@ def _validate(rows: Iterable[tuple[str, object]], path: Path, *, bundled: bool) 
             raise InputError(f"probe file {path}, {where}: probe {pid!r} has an empty 'prompt'")
         if domain is not None and not isinstance(domain, str):
             raise InputError(f"probe file {path}, {where}: 'domain' of {pid!r} must be a string")
+        family = row.get("family")
+        if csv_row and family == "":
+            family = None  # an empty CSV cell: no family
+        if family is not None and (not isinstance(family, str) or not family.strip()):
+            raise InputError(
+                f"probe file {path}, {where}: 'family' of {pid!r} must be a non-empty string, "
+                f"got {family!r}"
+            )
         if pid in seen:
             raise InputError(
                 f"probe file {path}, {where}: duplicate id {pid!r} (first at {seen[pid]})"
@@ -221,7 +269,7 @@ def _validate(rows: Iterable[tuple[str, object]], path: Path, *, bundled: bool) 
         if bundled and not BUNDLED_ID_PATTERN.match(pid):
             raise InputError(f"probe file {path}, {where}: id {pid!r} is not P###_DOMAIN_SLUG")
         seen[pid] = where
-        probes.append(Probe(id=pid, prompt=prompt, domain=domain or None))
+        probes.append(Probe(id=pid, prompt=prompt, domain=domain or None, family=family))
     if not probes:
         raise InputError(f"probe file {path} holds no probes")
     return probes
@@ -298,10 +346,18 @@ def _shingle_ranks(prompts: Sequence[str]) -> tuple[list[int], list[int], list[i
 
 
 def find_near_duplicates(
-    probes: Sequence[Probe], threshold: float = 0.5, *, limit: int | None = None
+    probes: Sequence[Probe],
+    threshold: float = 0.5,
+    *,
+    limit: int | None = None,
+    within_families: bool = False,
 ) -> list[tuple[Probe, Probe, float]]:
     """Pairs of prompts whose word-trigram Jaccard similarity is at least ``threshold``,
     as ``(first, second, similarity rounded to 3 places)``, in probe order.
+
+    Two probes of the same family are rephrasings of one request, meant to overlap: such
+    pairs are left out unless ``within_families`` (then only they are listed, to check
+    that rephrasings really reword).
 
     Words are the runs of ``[a-z0-9']`` in the lower-cased prompt; a prompt of fewer than
     three words has one shingle, all its words. Pairs with no shingle in common are
@@ -323,6 +379,7 @@ def find_near_duplicates(
     """
     if not threshold <= 1.0:  # above 1 (or NaN) nothing qualifies
         return []
+    family = [p.family for p in probes]
     sizes, flat, offsets = _shingle_ranks([p.prompt for p in probes])
     t = max(threshold, 0.0)
     index: dict[int, list[tuple[int, int]]] = {}
@@ -359,7 +416,8 @@ def find_near_duplicates(
             for y in overlap:
                 common = len(mine.intersection(flat[offsets[y] : offsets[y + 1]]))
                 sim = common / (lx + sizes[y] - common)  # |x & y| / |x | y|
-                if sim >= threshold:
+                same = family[x] is not None and family[x] == family[y]
+                if sim >= threshold and same == within_families:
                     found.append((min(x, y), max(x, y), sim))
         if limit is not None and len(found) >= limit:
             break

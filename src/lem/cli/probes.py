@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -11,12 +12,19 @@ from rich.table import Table
 
 from lem.errors import InputError
 
+if TYPE_CHECKING:
+    from lem.probes import Probe, ProbeSet
+
 __all__ = ["app", "kernels_app"]
 
 app = typer.Typer(help="List, show and validate probe sets.", no_args_is_help=True)
 kernels_app = typer.Typer(help="List and show kernels.", no_args_is_help=True)
 
-_PROBES = typer.Option(None, "--probes", help="Probe set file; default: the bundled set.")
+_PROBES = typer.Option(
+    None,
+    "--probes",
+    help="Probe set file, or a bundled set: lem-core (the default), lem-families.",
+)
 
 
 @app.command("list")
@@ -33,7 +41,7 @@ def list_probes(
         ps = ps.select(domains=[d.strip() for d in domains.split(",") if d.strip()])
     if as_json:
         for p in ps:
-            typer.echo(json.dumps({"id": p.id, "domain": p.domain, "prompt": p.prompt}))
+            typer.echo(json.dumps(_probe_dict(p)))
         return
     table = Table(title=f"{len(ps)} probes from {ps.source}", title_justify="left")
     table.add_column("id")
@@ -52,7 +60,32 @@ def show_probe(
     from lem.probes import load_probes
 
     p = load_probes(probes).by_id(probe_id)
-    typer.echo(json.dumps({"id": p.id, "domain": p.domain, "prompt": p.prompt}, indent=2))
+    typer.echo(json.dumps(_probe_dict(p), indent=2))
+
+
+def _probe_dict(p: Probe) -> dict[str, str | None]:
+    """A probe as ``list --json`` and ``show`` print it (``family`` only when it has one)."""
+    out = {"id": p.id, "domain": p.domain, "prompt": p.prompt}
+    if p.family is not None:
+        out["family"] = p.family
+    return out
+
+
+def family_line(ps: ProbeSet) -> str | None:
+    """``validate``'s line about families: how many, members per family (how many families
+    have each size) and probes without a family; None when no probe has a family."""
+    counts, alone = ps.family_counts()
+    if not counts:
+        return None
+    sizes: dict[int, int] = {}
+    for n in counts.values():
+        sizes[n] = sizes.get(n, 0) + 1
+    spread = ", ".join(
+        f"{k} with {n} member{'' if n == 1 else 's'}" for n, k in sorted(sizes.items())
+    )
+    families = f"{len(counts)} famil{'y' if len(counts) == 1 else 'ies'}"
+    no_family = f"{alone} probe{'' if alone == 1 else 's'} with no family"
+    return f"{families} ({spread}); {no_family}"
 
 
 @app.command("validate")
@@ -73,7 +106,8 @@ def validate(
         help="Stop after listing this many near-duplicate pairs.",
     ),
 ) -> None:
-    """Check a probe file: JSON syntax, ids, empty prompts, then near-duplicate prompts.
+    """Check a probe file: JSON syntax, ids, empty prompts, families, then near-duplicate
+    prompts (rephrasings within one family are expected to overlap and are not listed).
 
     Exits 2 on an error and 1 when near-duplicates are found."""
     from lem.probes import find_near_duplicates, load_probes
@@ -82,6 +116,9 @@ def validate(
     dups = find_near_duplicates(list(ps), threshold, limit=max_pairs + 1)
     domains = ps.domains()
     typer.echo(f"{ps.source}: {len(ps)} probes, {len(domains)} domains: ok")
+    families = family_line(ps)
+    if families is not None:
+        typer.echo(families)
     for a, b, sim in dups[:max_pairs]:
         typer.echo(f"near-duplicate ({sim:.2f}): {a.id} ~ {b.id}")
     if len(dups) > max_pairs:
