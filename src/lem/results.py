@@ -36,7 +36,8 @@ def ab_file_from_store(store: Store, run_id: str, scorer: str | None = None) -> 
 
     ``scorer`` fills ``lek_score`` and ``heuristic`` (default: the run's first scorer).
     A run with several scorers also carries every scorer's result in each condition's
-    ``scores`` map; answers that were empty or whitespace-only carry ``empty_answer``.
+    ``scores`` map; answers that were empty or whitespace-only carry ``empty_answer``; a
+    probe with a family (in the manifest's probe entry) carries ``family``.
     """
     run = store.get_run(run_id)
     manifest = run["manifest"]
@@ -45,6 +46,7 @@ def ab_file_from_store(store: Store, run_id: str, scorer: str | None = None) -> 
     several = len(scorer_ids) > 1
     cond_order = [c["name"] for c in manifest["conditions"]]
     samples = int(manifest.get("samples", 1))
+    families = (manifest.get("probes") or {}).get("families") or {}
     probes: dict[str, ABProbe] = {}
     stamps: dict[str, str] = {}
     for rec in read_run(store, run["run_id"], None if several else [scorer]):
@@ -58,7 +60,7 @@ def ab_file_from_store(store: Store, run_id: str, scorer: str | None = None) -> 
                 prompt=rec.prompt,
                 conditions={},
                 ts="",
-                extra={},
+                extra={"family": families[rec.probe_id]} if rec.probe_id in families else {},
             )
             probes[rec.probe_id] = probe
         result = rec.score(scorer)

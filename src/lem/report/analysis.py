@@ -18,6 +18,10 @@ compared with what, over which probes, and in which (stable) order:
   whose deltas are all zero: they carry no evidence either way, so they are left out of the
   family (``holm_family: false``) and get no Holm p and no MDE. The family size ``m`` sets
   the MDE's level, ``alpha / m``;
+- when a model's probes have families (a probe and its rephrasings), each of its kernel
+  conditions vs baseline is also analysed with the family as the unit
+  (:func:`lem.analysis.families.family_analysis`: cluster bootstrap over families, sign
+  consistency, effects that flip with wording) in the ``paraphrase`` section;
 - the summary's ``methods`` name every method and rule behind these numbers.
 
 The result is a :class:`~lem.report.summary.ReportSummary` (``summary.json``'s model, see
@@ -38,6 +42,7 @@ from lem.defaults import BASELINE, DEFAULT_SCORER
 from lem.errors import InputError
 from lem.numfmt import fmt_sig
 from lem.report.model import ResponseRecord, SourceInfo
+from lem.report.summary import CI as SummaryCI
 from lem.report.summary import (
     REPORT_FORMAT,
     CIMethod,
@@ -67,6 +72,9 @@ from lem.report.summary import (
     Mover,
     PairedStats,
     PairSummary,
+    ParaphraseComparison,
+    ParaphraseFamily,
+    ParaphraseMethod,
     PlotFiles,
     ReportSummary,
     ScorerSummary,
@@ -619,13 +627,42 @@ def _resolve_pairs(
     return out
 
 
-def methods(settings: ReportSettings) -> Methods:
+def paraphrase_method(settings: ReportSettings) -> ParaphraseMethod:
+    """The paraphrase-robustness method and the rule ``report.md`` prints for it."""
+    level = f"{100 * settings.level:g}%"
+    band = f"{settings.band:g}"
+    return ParaphraseMethod(
+        unit="family",
+        interval="cluster-bootstrap-percentile",
+        resamples=settings.n_boot,
+        seed=settings.seed,
+        level=settings.level,
+        band=settings.band,
+        rule=(
+            "Paraphrase robustness: a family is a probe and its rephrasings, whose Δ are not "
+            "independent evidence. Family-level Δ = the mean over families of each family's "
+            f"mean Δ (a probe without a family is a family of one); its {level} CI is a "
+            f"cluster bootstrap: {settings.n_boot:,} resamples of the families with "
+            "replacement, each with all its members, percentile interval, seed "
+            f"{settings.seed}. Beside it, the probe-level CI resamples probes as if "
+            "independent (percentile, same resamples). Design effect = var(family mean Δ) / F "
+            "over var(Δ) / n (the two estimates' exact bootstrap variances). Sign "
+            "consistency: the share of a family's members whose Δ has the family's majority "
+            "sign (+, − or 0: a zero Δ agrees with neither direction). A family flips with "
+            f"wording when one member's Δ > {band} and another's < −{band}."
+        ),
+    )
+
+
+def methods(settings: ReportSettings, *, paraphrase: bool = False) -> Methods:
     """Every method and rule behind the report's numbers, as recorded in ``summary.json``
-    (each entry's ``rule`` is the sentence ``report.md`` prints)."""
+    (each entry's ``rule`` is the sentence ``report.md`` prints); ``paraphrase`` adds the
+    paraphrase-robustness method."""
     from lem.analysis import stats as st
 
     level = f"{100 * settings.level:g}%"
     return Methods(
+        paraphrase=paraphrase_method(settings) if paraphrase else None,
         deltas=DeltasMethod(
             rounding_decimals=st.DELTA_DECIMALS,
             band=settings.band,
@@ -726,6 +763,7 @@ class Prepared:
     notes: list[str]
     conditions: list[str]
     scorers: dict[str, _ScorerPrep]
+    probe_families: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def scores(self) -> dict[str, dict[str, dict[str, list[float]]]]:
@@ -768,8 +806,11 @@ def prepare(
     *,
     pairs: Sequence[tuple[str, str]] = (),
     title: str = "lem report",
+    probe_families: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Prepared:
-    """Collect every scorer's cells, domains, incidence and paired probes (numpy only)."""
+    """Collect every scorer's cells, domains, incidence and paired probes (numpy only).
+
+    ``probe_families``: per model label, probe id → family (the paraphrase section)."""
     models = [s.model for s in sources]
     notes: list[str] = []
     pair_list = _resolve_pairs(pairs, sources, notes)
@@ -850,6 +891,11 @@ def prepare(
         notes=notes,
         conditions=_ordered_conditions(all_conditions),
         scorers=preps,
+        probe_families={
+            label: dict(fams)
+            for label, fams in (probe_families or {}).items()
+            if fams and label in models
+        },
     )
 
 
@@ -902,6 +948,7 @@ def finish(prep: Prepared, plots: Mapping[str, Mapping[str, PlotFiles]] | None =
             for k, (p, pc) in enumerate(zip(paired, pcs, strict=True))
         ]
         excluded = [c.id for c in comparisons if c.stats is not None and not c.holm_family]
+        paraphrase = _paraphrase(paired, prep.probe_families, settings)
         per_scorer[scorer] = ScorerSummary(
             holm=HolmSummary(
                 family_size=family_size,
@@ -915,12 +962,14 @@ def finish(prep: Prepared, plots: Mapping[str, Mapping[str, PlotFiles]] | None =
             lineages=_lineages(sources, model_out, comparisons),
             pairs=sp.pairs,
             plots=dict((plots or {}).get(scorer, {})),
+            paraphrase=paraphrase or None,
         )
+    has_families = any(s.paraphrase for s in per_scorer.values())
     summary = ReportSummary(
         format=REPORT_FORMAT,
         title=prep.title,
         settings=settings.as_summary(),
-        methods=methods(settings),
+        methods=methods(settings, paraphrase=has_families),
         sources=[_source_summary(s) for s in sources],
         models=models,
         conditions=list(prep.conditions),
@@ -937,9 +986,86 @@ def analyse(
     *,
     pairs: Sequence[tuple[str, str]] = (),
     title: str = "lem report",
+    probe_families: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Analysis:
     """Every number of the report, for every scorer in ``settings.scorers``."""
-    return finish(prepare(records, sources, settings, pairs=pairs, title=title))
+    return finish(
+        prepare(records, sources, settings, pairs=pairs, title=title, probe_families=probe_families)
+    )
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _ci_model(ci: Any) -> SummaryCI:
+    """A :class:`lem.analysis.stats.CI` as the summary's CI (NaN bounds as None)."""
+    return SummaryCI(low=_finite_or_none(ci.low), high=_finite_or_none(ci.high), level=ci.level)
+
+
+def _paraphrase(
+    paired: Sequence[_Paired],
+    probe_families: Mapping[str, Mapping[str, str]],
+    settings: ReportSettings,
+) -> list[ParaphraseComparison]:
+    """The paraphrase section: each within-model kernel comparison of a model with probe
+    families, over its paired probes, the family as the unit (comparisons whose paired
+    probes have no family are left out)."""
+    from lem.analysis.families import family_analysis
+
+    out: list[ParaphraseComparison] = []
+    for p in paired:
+        families = probe_families.get(p.spec.model_b)
+        if p.spec.kind != "condition" or not families or not p.probes:
+            continue
+        labels = [families.get(pid) for pid in p.probes]
+        if all(label is None for label in labels):
+            continue
+        fa = family_analysis(
+            paired_deltas(p.a, p.b),
+            labels,
+            probes=p.probes,
+            band=settings.band,
+            seed=settings.seed,
+            n_boot=settings.n_boot,
+            level=settings.level,
+        )
+        out.append(
+            ParaphraseComparison(
+                comparison=p.spec.id,
+                model=p.spec.model_b,
+                condition=p.spec.cond_b,
+                n=fa.n,
+                n_families=fa.n_families,
+                singletons=fa.singletons,
+                unlabelled=fa.unlabelled,
+                effect=fa.effect,
+                ci=_ci_model(fa.ci),
+                probe_mean=fa.probe_mean,
+                probe_ci=_ci_model(fa.probe_ci),
+                ci_ratio=_finite_or_none(fa.ci_ratio),
+                design_effect=_finite_or_none(fa.design_effect),
+                consistency=_finite_or_none(fa.consistency),
+                flipped=list(fa.flipped),
+                families=[
+                    ParaphraseFamily(
+                        family=str(f.family),
+                        probes=list(f.probes),
+                        deltas=list(f.deltas),
+                        mean_delta=f.mean_delta,
+                        positive=f.positive,
+                        negative=f.negative,
+                        zero=f.zero,
+                        majority=f.majority,
+                        consistency=f.consistency,
+                        flips=f.flips,
+                    )
+                    for f in fa.families
+                    if f.n > 1
+                ],
+            )
+        )
+    return out
 
 
 def _ordered_conditions(conds: list[str]) -> list[str]:

@@ -21,7 +21,7 @@ from typing import Any
 from lem.defaults import DEFAULT_SCORER
 from lem.errors import InputError
 from lem.report.analysis import ReportSettings, finish, prepare
-from lem.report.load import load_sources, parse_pairs
+from lem.report.load import load_report_inputs, parse_pairs
 from lem.report.markdown import render_markdown
 from lem.report.model import ResponseRecord, SourceInfo
 from lem.report.outputs import Outputs
@@ -216,7 +216,7 @@ def build_report(
     names = _scorers(scorer)
     _check(band, top, n_boot)
     pair_list = parse_pairs(pairs)
-    records, infos = load_sources(
+    loaded = load_report_inputs(
         files,
         db=db,
         runs=runs,
@@ -234,8 +234,8 @@ def build_report(
         all_samples=all_samples,
     )
     return build_report_from_records(
-        records,
-        infos,
+        loaded.records,
+        loaded.sources,
         out_dir,
         settings=settings,
         pairs=pair_list,
@@ -243,6 +243,7 @@ def build_report(
         plots=plots,
         html=html,
         parallel=parallel,
+        probe_families=loaded.probe_families,
     )
 
 
@@ -257,17 +258,21 @@ def build_report_from_records(
     plots: bool = True,
     html: bool = True,
     parallel: bool | None = None,
+    probe_families: Mapping[str, Mapping[str, str]] | None = None,
 ) -> ReportResult:
     """The report for records already loaded (labels in ``sources`` must be unique).
 
     ``parallel`` (default: on with ``fork`` and two or more cores, see
     :mod:`lem.report.outputs`) draws the plots and writes the viewer in a helper process
-    while the statistics run; the files are the same either way."""
+    while the statistics run; the files are the same either way. ``probe_families`` (per
+    model label, probe id → family) adds the paraphrase-robustness section."""
     settings = settings or ReportSettings()
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: exists and is not a folder")
-    prep = prepare(records, sources, settings, pairs=pairs, title=title)
+    prep = prepare(
+        records, sources, settings, pairs=pairs, title=title, probe_families=probe_families
+    )
     out.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
     if html and not _viewer_available():

@@ -4,7 +4,8 @@ Per probe, the responses of every condition sit side by side (baseline first), o
 model, each with its score, its delta against that model's baseline, its signal values and,
 for LEK v2, the phrases the scorer counted highlighted in the text. Above them, one row per
 model (filterable) with its mean per condition, mean paired Δ and regressed/rescued counts,
-the same numbers and strings as ``report.md``.
+the same numbers and strings as ``report.md``; when the probes have families, the
+paraphrase-robustness tables follow it.
 
 Layout: this module builds the data and a plain context for the header (title, counts,
 the per-model table's printed strings, the summary's scalar fields). The summary is a
@@ -55,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from lem.defaults import is_baseline
+from lem.defaults import BASELINE, is_baseline
 from lem.numfmt import fmt_delta, fmt_mean
 from lem.report.model import ResponseRecord
 from lem.report.summary import Comparison, ModelSummary, ReportSummary, condition_comparison_id
@@ -580,11 +581,43 @@ def _model_table(data: Mapping[str, Any], report: ReportSummary | None) -> dict[
     }
 
 
+def _paraphrase(report: ReportSummary | None, scorer: str) -> dict[str, Any] | None:
+    """The paraphrase-robustness tables for ``scorer`` as printed strings (report.md's),
+    or None when the report has no such section."""
+    from lem.report.markdown import (
+        PARAPHRASE_FAMILY_HEADER,
+        PARAPHRASE_HEADER,
+        paraphrase_family_row,
+        paraphrase_note,
+        paraphrase_row,
+    )
+
+    data = report.scorers.get(scorer) if report is not None else None
+    if report is None or data is None or not data.paraphrase:
+        return None
+    return {
+        "band": f"{report.settings.band:g}",
+        "header": list(PARAPHRASE_HEADER),
+        "rows": [paraphrase_row(c) for c in data.paraphrase],
+        "note": paraphrase_note(data.paraphrase, report.methods.ci.small_n_below),
+        "family_header": list(PARAPHRASE_FAMILY_HEADER),
+        "comparisons": [
+            {
+                "title": f"{c.model} · {c.condition} vs {BASELINE}",
+                "flipped": c.flipped,
+                "rows": [paraphrase_family_row(f) for f in c.families],
+            }
+            for c in data.paraphrase
+        ],
+    }
+
+
 def _page_context(
     data: Mapping[str, Any], summary: ReportSummary | Mapping[str, Any], *, title: str
 ) -> dict[str, Any]:
     """What the template shows besides the assets and the payload: title, counts, the
-    per-model table and the summary's top-level scalar fields."""
+    per-model table, the paraphrase-robustness tables and the summary's top-level scalar
+    fields."""
     report = _as_report(summary)
     cells = [
         cell
@@ -603,6 +636,7 @@ def _page_context(
         "n_records": sum(len(cell["samples"]) for cell in cells),
         "n_failed": sum(1 for cell in cells for s in cell["samples"] if s["s"] is None),
         "table": _model_table(data, report),
+        "paraphrase": _paraphrase(report, data["scorer"]),
         "summary_fields": _summary_fields(summary, report),
     }
 

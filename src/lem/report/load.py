@@ -10,6 +10,10 @@ a condition's ``scores`` map when the file was rescored by lem); any other score
 read from the ``scores`` map, and a file without it is an error naming the file. Stored
 runs are read from the store's score table for that scorer.
 
+Probe families (a probe and its rephrasings, for the paraphrase-robustness section): the
+``family`` key of an A/B file's probe lines, or the ``families`` map of a run manifest's
+probe entry (both written only for probe sets with families).
+
 Samples: only sample 0 of each probe and condition is loaded, unless ``all_samples`` is
 set; then every sample is loaded and the analysis averages them per probe. Failed
 generations (a probe's ``errors`` map, a store item that did not finish, a failed score)
@@ -39,8 +43,10 @@ __all__ = [
     "DEFAULT_SCORER",
     "LoadedSource",
     "ModelMapEntry",
+    "ReportInputs",
     "apply_model_map",
     "load_ab_file",
+    "load_report_inputs",
     "load_runs",
     "load_sources",
     "parse_pairs",
@@ -59,6 +65,18 @@ class LoadedSource:
 
     info: SourceInfo
     records: list[ResponseRecord] = field(default_factory=list)
+    probe_families: dict[str, str] = field(default_factory=dict)
+    """Probe id → family, for the probes that have one."""
+
+
+@dataclass
+class ReportInputs:
+    """Everything loaded for a report: the records (final labels), the sources in input
+    order, and per model label its probes' families (models without families absent)."""
+
+    records: list[ResponseRecord]
+    sources: list[SourceInfo]
+    probe_families: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -180,7 +198,20 @@ def load_ab_file(
     )
     responses = read_ab_file(abfile, p, scorers)
     _check_file_scorers(p, abfile, responses, scorers)
-    return LoadedSource(info=info, records=_records(responses, scorers, all_samples))
+    families: dict[str, str] = {}
+    for probe in abfile.probes:
+        if "family" in probe.extra:
+            families[probe.id] = _family(probe.extra["family"], f"{p}: probe {probe.id!r}")
+    return LoadedSource(
+        info=info, records=_records(responses, scorers, all_samples), probe_families=families
+    )
+
+
+def _family(value: Any, where: str) -> str:
+    """A probe's ``family`` as read from a results file or manifest: a non-empty string."""
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{where}: 'family' must be a non-empty string, got {value!r}")
+    return value
 
 
 # ---- stored runs -------------------------------------------------------------------------
@@ -277,7 +308,10 @@ def _load_run(
                 f"`lem score` and --scorer {scorer}, or pick another --scorer"
             )
     records = _records(responses, scorers, all_samples)
-    return LoadedSource(info=info, records=records)
+    stored = (manifest.get("probes") or {}).get("families") or {}
+    where = f"run {run['run_id']}"
+    families = {str(k): _family(v, f"{where}: probe {k!r}") for k, v in stored.items()}
+    return LoadedSource(info=info, records=records, probe_families=families)
 
 
 # ---- labels, mapping file, pairs ---------------------------------------------------------
@@ -439,7 +473,31 @@ def load_sources(
     models_file: str | Path | None = None,
 ) -> tuple[list[ResponseRecord], list[SourceInfo]]:
     """Every source's records with final model labels, and the sources in input order
-    (files first, then runs)."""
+    (files first, then runs): :func:`load_report_inputs` without the probe families."""
+    loaded = load_report_inputs(
+        files,
+        db=db,
+        runs=runs,
+        model_contains=model_contains,
+        scorers=scorers,
+        all_samples=all_samples,
+        models_file=models_file,
+    )
+    return loaded.records, loaded.sources
+
+
+def load_report_inputs(
+    files: Sequence[str | Path] = (),
+    *,
+    db: str | None = None,
+    runs: Sequence[str] = (),
+    model_contains: Sequence[str] = (),
+    scorers: Sequence[str] = (DEFAULT_SCORER,),
+    all_samples: bool = False,
+    models_file: str | Path | None = None,
+) -> ReportInputs:
+    """Every source's records with final model labels, the sources in input order (files
+    first, then runs), and each model's probe families."""
     entries = read_model_map(models_file) if models_file is not None else []
     loaded = [load_ab_file(f, scorers, all_samples=all_samples) for f in files]
     if db is not None or runs:
@@ -461,4 +519,9 @@ def load_sources(
             # the loaders created these records with a blank label, for this step only
             object.__setattr__(rec, "model", info.model)
         records.extend(src.records)
-    return records, infos
+    families = {
+        info.model: src.probe_families
+        for src, info in zip(loaded, infos, strict=True)
+        if src.probe_families
+    }
+    return ReportInputs(records=records, sources=infos, probe_families=families)

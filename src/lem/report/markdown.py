@@ -26,18 +26,25 @@ from lem.report.summary import (
     Driver,
     ModelSummary,
     Mover,
+    ParaphraseComparison,
+    ParaphraseFamily,
     PlotFiles,
     ReportSummary,
     ScorerSummary,
 )
 
 __all__ = [
+    "PARAPHRASE_FAMILY_HEADER",
+    "PARAPHRASE_HEADER",
     "fmt_ci",
     "fmt_delta",
     "fmt_delta_ci",
     "fmt_mean",
     "fmt_mean_ci",
     "fmt_p",
+    "paraphrase_family_row",
+    "paraphrase_note",
+    "paraphrase_row",
     "render_markdown",
 ]
 
@@ -296,6 +303,117 @@ def _pairs(doc: _Doc, data: ScorerSummary, h: str) -> None:
                 _probe_table(doc, comp.regressions, BASELINE, comp.condition_b)
 
 
+def _majority(sign: str | None) -> str:
+    return {"+": "+", "-": "−", "0": "0"}.get(sign or "", "tie")
+
+
+def paraphrase_row(comp: ParaphraseComparison) -> list[str]:
+    """A comparison's line of the paraphrase table, as printed (the viewer prints the same)."""
+    return [
+        comp.model,
+        comp.condition,
+        str(comp.n),
+        str(comp.n_families),
+        fmt_delta_ci(comp.probe_mean, comp.probe_ci),
+        fmt_delta_ci(comp.effect, comp.ci),
+        fmt_mean(comp.ci_ratio),
+        fmt_mean(comp.design_effect),
+        fmt_percent(comp.consistency),
+        str(len(comp.flipped)),
+    ]
+
+
+PARAPHRASE_HEADER = (
+    "model",
+    "condition",
+    "probes",
+    "families",
+    "probe-level Δ [CI]",
+    "family-level Δ [CI]",
+    "CI width ×",
+    "design effect",
+    "sign consistency",
+    "flips",
+)
+"""The columns of :func:`paraphrase_row`."""
+
+
+PARAPHRASE_FAMILY_HEADER = (
+    "family",
+    "n",
+    "mean Δ",
+    "+/−/0",
+    "majority",
+    "consistency",
+    "flips",
+    "Δ by member",
+)
+"""The columns of :func:`paraphrase_family_row`."""
+
+
+def paraphrase_family_row(f: ParaphraseFamily) -> list[str]:
+    """A family's line of a comparison's family table, as printed."""
+    return [
+        f.family,
+        str(len(f.deltas)),
+        fmt_delta(f.mean_delta),
+        f"{f.positive}/{f.negative}/{f.zero}",
+        _majority(f.majority),
+        fmt_percent(f.consistency),
+        "yes" if f.flips else "",
+        ", ".join(fmt_delta(d) for d in f.deltas),
+    ]
+
+
+def paraphrase_note(comps: Sequence[ParaphraseComparison], small_n: int) -> str | None:
+    """The note under the paraphrase table when a comparison has few families."""
+    few = [c for c in comps if c.n_families < small_n]
+    if not few:
+        return None
+    return (
+        f"Fewer than {small_n} families in {len(few)} of {len(comps)} comparison"
+        f"{'' if len(comps) == 1 else 's'}: a bootstrap over so few families has few "
+        "distinct resamples; read those intervals as rough."
+    )
+
+
+def _paraphrase(doc: _Doc, data: ScorerSummary, band: float, small_n: int, h: str) -> None:
+    comps = data.paraphrase
+    if not comps:
+        return
+    doc.add(f"## Paraphrase robustness{h}", "")
+    doc.add(
+        "Probes come in families: a probe and its rephrasings. Family-level Δ is the mean of "
+        "the families' mean Δ (each family counts once; a probe without a family is a family "
+        "of one), its CI a cluster bootstrap that resamples families with all their members; "
+        "the probe-level CI resamples probes as if they were independent. CI width ×: the "
+        "family-level CI's width over the probe-level one's; design effect: how many times "
+        "the variance grows with the family as the unit. Sign consistency: the mean, over "
+        "families of two or more, of the share of members whose Δ has the family's majority "
+        f"sign. Flips: families with one member's Δ above +{band:g} and another's below "
+        f"−{band:g}: the kernel's effect there depends on the wording.",
+        "",
+    )
+    doc.add(*_table(list(PARAPHRASE_HEADER), [paraphrase_row(c) for c in comps], "ll" + "r" * 8))
+    note = paraphrase_note(comps, small_n)
+    if note:
+        doc.add(note, "")
+    for comp in comps:
+        doc.add(f"### {comp.model}: {comp.condition} vs {BASELINE}{h}", "")
+        if comp.flipped:
+            doc.add(
+                "Effects that flip with wording: " + ", ".join(_code(f) for f in comp.flipped),
+                "",
+            )
+        else:
+            doc.add("No family's effect flips with wording.", "")
+        if not comp.families:
+            doc.add("No family has two or more members scored under both conditions.", "")
+            continue
+        rows = [paraphrase_family_row(f) for f in comp.families]
+        doc.add(*_table(list(PARAPHRASE_FAMILY_HEADER), rows, "lrrrrrll"))
+
+
 def _model_section(
     doc: _Doc, label: str, m: ModelSummary, comps: Sequence[Comparison], h: str
 ) -> None:
@@ -407,6 +525,7 @@ def render_markdown(summary: ReportSummary) -> str:
         _overview(doc, data, summary.conditions, h)
         _lineages(doc, data, summary.conditions, h)
         _pairs(doc, data, h)
+        _paraphrase(doc, data, summary.settings.band, summary.methods.ci.small_n_below, h)
         doc.add(f"## Models{h}", "")
         doc.add(
             "Drivers: the signals behind each probe's change, "

@@ -21,9 +21,9 @@ statistic, drawn while the statistics run.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 from lem.defaults import BASELINE
 
@@ -58,6 +58,9 @@ __all__ = [
     "Mover",
     "PairSummary",
     "PairedStats",
+    "ParaphraseComparison",
+    "ParaphraseFamily",
+    "ParaphraseMethod",
     "PlotFiles",
     "ReportSummary",
     "ScorerSummary",
@@ -81,6 +84,22 @@ def condition_comparison_id(model: str, condition: str) -> str:
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Sections(_Model):
+    """A model with optional sections (``_optional``) that are left out of its dump while
+    absent (None), so a report without them keeps the keys it has always had."""
+
+    _optional: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _drop_absent(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in self._optional:
+                if data.get(name, 0) is None:
+                    del data[name]
+        return data
 
 
 # ---- statistics --------------------------------------------------------------------------
@@ -285,6 +304,47 @@ class PairSummary(_Model):
     realignment: list[str]
 
 
+class ParaphraseFamily(_Model):
+    """One family (a probe and its rephrasings, two or more scored under both conditions)
+    in a comparison: its members' deltas, their signs and whether the effect flips with
+    wording (:class:`lem.analysis.families.FamilyStats`)."""
+
+    family: str
+    probes: list[str]
+    deltas: list[float]
+    mean_delta: float
+    positive: int
+    negative: int
+    zero: int
+    majority: Literal["+", "-", "0"] | None
+    consistency: float
+    flips: bool
+
+
+class ParaphraseComparison(_Model):
+    """A kernel condition vs baseline of a model whose probes have families: the effect
+    with the family as the unit, its cluster-bootstrap CI beside the probe-level one, and
+    the families (:class:`lem.analysis.families.FamilyAnalysis`). ``families`` lists the
+    families with two or more members; ``flipped`` names those whose effect flips."""
+
+    comparison: str
+    model: str
+    condition: str
+    n: int
+    n_families: int
+    singletons: int
+    unlabelled: int
+    effect: float
+    ci: CI
+    probe_mean: float
+    probe_ci: CI
+    ci_ratio: float | None
+    design_effect: float | None
+    consistency: float | None
+    flipped: list[str]
+    families: list[ParaphraseFamily]
+
+
 class HolmSummary(_Model):
     """The scorer's Holm family: its size, the MDE's level and the comparisons left out."""
 
@@ -300,8 +360,11 @@ class PlotFiles(_Model):
     svg: str
 
 
-class ScorerSummary(_Model):
-    """Everything the report computed under one scorer."""
+class ScorerSummary(_Sections):
+    """Everything the report computed under one scorer; ``paraphrase`` only when some
+    model's probes have families (absent from the dump otherwise)."""
+
+    _optional: ClassVar[tuple[str, ...]] = ("paraphrase",)
 
     holm: HolmSummary
     drivers: Literal["weighted", "raw"]
@@ -311,6 +374,7 @@ class ScorerSummary(_Model):
     lineages: dict[str, list[LineageRow]]
     pairs: list[PairSummary]
     plots: dict[str, PlotFiles]
+    paraphrase: list[ParaphraseComparison] | None = None
 
 
 # ---- settings, methods, sources ----------------------------------------------------------
@@ -376,9 +440,23 @@ class MDEMethod(_Model):
     rule: str
 
 
-class Methods(_Model):
+class ParaphraseMethod(_Model):
+    """The paraphrase-robustness section's method (:mod:`lem.analysis.families`)."""
+
+    unit: str
+    interval: str
+    resamples: int
+    seed: int
+    level: float
+    band: float
+    rule: str
+
+
+class Methods(_Sections):
     """Every method and rule behind the numbers; each ``rule`` is the sentence
-    ``report.md`` prints."""
+    ``report.md`` prints (``paraphrase`` only in a report with probe families)."""
+
+    _optional: ClassVar[tuple[str, ...]] = ("paraphrase",)
 
     deltas: DeltasMethod
     ci: CIMethod
@@ -386,11 +464,13 @@ class Methods(_Model):
     holm: HolmMethod
     effect_sizes: EffectSizesMethod
     mde: MDEMethod
+    paraphrase: ParaphraseMethod | None = None
 
     def rules(self) -> list[str]:
         """The rules, in the order ``report.md`` lists them."""
         entries = (self.deltas, self.ci, self.wilcoxon, self.holm, self.effect_sizes, self.mde)
-        return [entry.rule for entry in entries]
+        extra = [self.paraphrase.rule] if self.paraphrase is not None else []
+        return [entry.rule for entry in entries] + extra
 
 
 class SourceSummary(_Model):
