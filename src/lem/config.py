@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from lem.defaults import DEFAULT_SCORER
 from lem.errors import InputError
@@ -18,6 +25,7 @@ from lem.errors import InputError
 __all__ = [
     "DEFAULT_CONDITIONS",
     "DEFAULT_DB",
+    "PLACEMENTS",
     "ABConfig",
     "load_config",
     "make_config",
@@ -25,6 +33,9 @@ __all__ = [
 ]
 
 DEFAULT_CONDITIONS = ["baseline", "system:lek", "sandwich:lek"]
+PLACEMENTS = ("system", "prefix", "suffix", "sandwich", "wrap")
+"""Where ``--placements`` can put a kernel; each is the condition kind of that name."""
+PLACEMENT_ALIASES = {"system+suffix": "sandwich", "prefix+suffix": "wrap"}
 DEFAULT_DB = "sqlite:///runs/lem.db"
 
 
@@ -88,6 +99,20 @@ class ABConfig(BaseModel):
         "NAME=SPEC names one (e.g. json=system:lek).",
         json_schema_extra={"flag": "--condition", "short": "-C", "split": True},
     )
+    ablate: str | None = Field(
+        None,
+        description="Kernel ablation: add the axioms-layout kernel K rendered as the system "
+        "message in full, without each axiom and with each axiom alone (axioms:K, "
+        "axioms:K/minus-ID, axioms:K/only-ID); the report attributes the effect per axiom.",
+    )
+    placements: list[str] = Field(
+        default_factory=list,
+        description="Placement axis: add --placement-kernel at each of these places: system, "
+        "prefix, suffix, sandwich (system + suffix), wrap (prefix + suffix); the report "
+        "compares them.",
+        json_schema_extra={"split": True},
+    )
+    placement_kernel: str = Field("lek", description="The kernel --placements places.")
     prompt_format: Literal["chat", "completion"] = Field(
         "chat",
         description="chat: the chat template; completion: each condition's messages as one "
@@ -134,6 +159,51 @@ class ABConfig(BaseModel):
         json_schema_extra={"flag": "--tag", "pairs": True},
     )
     lease_s: float = Field(1800.0, gt=0, description="Seconds a claimed item stays reserved.")
+
+    @field_validator("placements")
+    @classmethod
+    def _placements(cls, v: list[str]) -> list[str]:
+        out: list[str] = []
+        for p in v:
+            name = PLACEMENT_ALIASES.get(p.strip(), p.strip())
+            if name not in PLACEMENTS:
+                raise ValueError(
+                    f"unknown placement {p!r}; use {', '.join(PLACEMENTS)} "
+                    "(system+suffix = sandwich, prefix+suffix = wrap)"
+                )
+            if name not in out:
+                out.append(name)
+        return out
+
+    @model_validator(mode="after")
+    def _axes_replace_default_conditions(self) -> ABConfig:
+        """With --ablate or --placements and no --condition, the conditions are baseline
+        plus the generated ones (not the default set)."""
+        if (self.ablate or self.placements) and "conditions" not in self.model_fields_set:
+            self.__dict__["conditions"] = ["baseline"]
+            self.model_fields_set.add("conditions")
+        return self
+
+    def condition_specs(self) -> list[str]:
+        """Every condition of the run: ``conditions``, then the placements of
+        ``placement_kernel``, then the ablation of ``ablate`` (duplicates once); with either
+        axis, ``baseline`` is always one of them."""
+        specs = list(self.conditions)
+        if (self.placements or self.ablate) and "baseline" not in specs:
+            specs.insert(0, "baseline")
+        specs += [f"{p}:{self.placement_kernel}" for p in self.placements]
+        if self.ablate:
+            from lem.conditions.axioms import ablation_specs
+            from lem.kernels import resolve_kernels
+
+            kernels = resolve_kernels(self.kernels, render=self.render_json_kernels)
+            if self.ablate not in kernels:
+                raise InputError(
+                    f"--ablate {self.ablate}: unknown kernel; known kernels: "
+                    f"{', '.join(sorted(kernels))} (add one with --kernel NAME=PATH)"
+                )
+            specs += ablation_specs(kernels[self.ablate])
+        return list(dict.fromkeys(specs))
 
     @field_validator("dtype")
     @classmethod

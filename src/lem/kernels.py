@@ -21,6 +21,8 @@ __all__ = [
     "BUNDLED_KERNELS",
     "SANDWICH_HEADER",
     "Kernel",
+    "axiom_ids",
+    "axiom_variant",
     "load_kernel",
     "parse_kernel_spec",
     "render_axioms_system",
@@ -114,6 +116,39 @@ def render_axioms_text(data: dict[str, Any]) -> str:
             if ax.get(key):
                 lines.append(f"{key.capitalize()}: {ax[key]}")
     return "\n".join(lines).strip() + "\n"
+
+
+def axiom_ids(kernel: Kernel) -> list[str]:
+    """The axiom ids of an axioms-layout kernel, as strings, in file order."""
+    return [str(ax["id"]) for ax in kernel.axioms]
+
+
+def axiom_variant(kernel: Kernel, keep: list[str], name: str) -> Kernel:
+    """``kernel`` with only the axioms whose ids are in ``keep`` (file order kept): the
+    same document minus the other axioms, rendered to text with :func:`render_axioms_text`
+    so that every variant of one kernel (the full one included) has one format and differs
+    only by its axioms. Its ``raw`` is that reduced document as JSON, and its digest the
+    hash of the rendered text, like any kernel's."""
+    if kernel.kind != "axioms":
+        raise InputError(
+            f"kernel {kernel.name!r} is not in the axioms layout (a JSON object with an "
+            "'axioms' list of {id, name, statement}); ablation needs one"
+        )
+    data = kernel.raw_json()
+    wanted = set(keep)
+    data["axioms"] = [ax for ax in data["axioms"] if str(ax["id"]) in wanted]
+    if not data["axioms"]:
+        raise InputError(f"kernel {kernel.name!r}: no axiom left in variant {name!r}")
+    raw = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    return Kernel(
+        name=name,
+        path=kernel.path,
+        raw=raw,
+        text=render_axioms_text(data),
+        kind="axioms",
+        rendered=True,
+        axioms=tuple(data["axioms"]),
+    )
 
 
 def _axioms_of(data: Any) -> tuple[dict[str, Any], ...] | None:

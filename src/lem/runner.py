@@ -161,7 +161,7 @@ def load_inputs(
     else:
         probes = load_probes(config.probes).select(config.probe_ids, config.domains, config.limit)
     kernels = resolve_kernels(config.kernels, render=config.render_json_kernels)
-    conditions = parse_conditions(config.conditions, kernels)
+    conditions = parse_conditions(config.condition_specs(), kernels)
     if probe_set is not None and not config.scorers:
         return probes, conditions, []
     scorers = build_scorers(config.scorers, **scorer_options)
@@ -213,6 +213,7 @@ def prepare(
     flags: dict[str, dict[str, Any]] = {}
     position = 0
     owner: dict[str, str] = {}
+    owner_folded: dict[str, bool] = {}
     clashes: dict[tuple[str, str], tuple[str, bool]] = {}
     for probe in probes:
         for cond in conditions:
@@ -236,8 +237,9 @@ def prepare(
                 if too_long:
                     flags[key] = {"context_overflow": too_long}
                 first = owner.setdefault(key, cond.name)
+                folded_first = owner_folded.setdefault(key, fallback)
                 if first != cond.name:
-                    clashes.setdefault((first, cond.name), (probe.id, fallback))
+                    clashes.setdefault((first, cond.name), (probe.id, fallback or folded_first))
                 plan.append(
                     ItemPlan(
                         key=key,
@@ -256,6 +258,11 @@ def prepare(
                     )
                 )
                 position += 1
+    fell_back = _placement_fallbacks(config, conditions, clashes)
+    if fell_back:
+        plan = [p for p in plan if p.condition not in fell_back]
+        conditions = [c for c in conditions if c.name not in fell_back]
+        clashes = {k: v for k, v in clashes.items() if not set(k) & set(fell_back)}
     if clashes:
         (a, b), (probe_id, folded_in) = next(iter(clashes.items()))
         why = ": the system message was folded into the user turn" if folded_in else ""
@@ -300,6 +307,7 @@ def prepare(
             **probes.manifest_families(),
         },
         "conditions": [c.manifest() for c in conditions],
+        **({"placement_fallback": fell_back} if fell_back else {}),
         "sampling": sampling.as_dict(),
         "samples": config.samples,
         "scorers": [
@@ -324,6 +332,31 @@ def prepare(
         manifest=manifest,
         flags=flags,
     )
+
+
+def _placement_fallbacks(
+    config: ABConfig,
+    conditions: list[Condition],
+    clashes: Mapping[tuple[str, str], tuple[str, bool]],
+) -> dict[str, dict[str, str]]:
+    """Placement conditions left out because this model has no system role: a ``system``
+    placement folded into the user turn is the ``prefix`` placement's prompt exactly, so it
+    is recorded (manifest ``placement_fallback``) and reported as such, never generated and
+    counted as a second condition."""
+    if not config.placements:
+        return {}
+    kinds = {c.name: c.kind for c in conditions}
+    placed = {f"{p}:{config.placement_kernel}" for p in config.placements}
+    out: dict[str, dict[str, str]] = {}
+    for (a, b), (_probe, folded) in clashes.items():
+        for name, other in ((a, b), (b, a)):
+            if folded and name in placed and kinds.get(name) == "system" and other in placed:
+                out[name] = {
+                    "same_prompt_as": other,
+                    "reason": "the model has no system role: the system message was folded "
+                    "into the user turn",
+                }
+    return out
 
 
 def _renders_locally(backend: Backend) -> bool:

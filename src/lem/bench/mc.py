@@ -153,7 +153,7 @@ def run_mc(
         )
     benchmark, items = load_bench_items(config)
     conditions = parse_conditions(
-        config.conditions, resolve_kernels(config.kernels, render=config.render_json_kernels)
+        config.condition_specs(), resolve_kernels(config.kernels, render=config.render_json_kernels)
     )
     own = backend is None
     backend = backend or backend_for(config.ab_config())

@@ -114,6 +114,11 @@ class DistillConfig(ABConfig):
 
     @model_validator(mode="after")
     def _coherent(self) -> DistillConfig:
+        if self.ablate or self.placements:
+            raise ValueError(
+                "distillation generates under one condition: --ablate and --placements are "
+                "for `lem ab` and `lem bench run`"
+            )
         if self.mode == "expansion" and self.conditions != ["baseline"]:
             raise ValueError(
                 "--mode expansion asks a tuned model bare prompts: use --condition baseline "
