@@ -4,11 +4,14 @@ Three measurements per backend (``--backend sqlite``, ``postgres`` or ``both``):
 
 1. **Raw ledger.** ``--items`` synthetic items planned in one run; ``--workers`` processes
    (multiprocessing, spawn; each opens its own :class:`~lem.store.Store`) released together
-   by a barrier once they have started. Each loops: read ``unfinished(run_id)``, take up to
-   ``--batch`` of the keys not visibly claimed starting at a random offset, ``claim`` them,
-   record the won keys with a small answer — all in one transaction (``record_many``, as the
-   runner does; ``--record batch``) or one transaction per key (``--record each``, the
-   straightforward way and the runner's way before) — until nothing is left. Reports wall
+   by a barrier once they have started. Each reads ``unfinished(run_id)`` once and walks
+   the keys not visibly claimed in that order, ``--batch`` at a time, as the runner does
+   (reading again when its list is used up), until nothing is left. ``--record batch`` is
+   the runner's way: offer the next ``CLAIM_WINDOW`` batches of the queue to ``claim`` with
+   ``limit=--batch`` (the first free batch in it is claimed, passing over other workers'
+   claims in one call) and record the won keys in one transaction (``record_many``).
+   ``--record each`` is the straightforward way (and the runner's before): claim the next
+   ``--batch`` keys, record each won key in its own transaction. Reports wall
    time, claims won/s, claim calls/s, conflicts (keys tried but not won), items/s, where
    the workers' time went (scan, claim, record) and checks every item is done exactly
    once (done == N, every ``attempts`` == 1, keys won and records accepted both == N).
@@ -44,7 +47,6 @@ import json
 import multiprocessing as mp
 import os
 import platform
-import random
 import shutil
 import subprocess
 import sys
@@ -274,12 +276,12 @@ def _ledger_worker(
 ) -> None:
     """One raw-ledger worker process: scan → claim a random window → record the won keys
     (one transaction for all, or one per key with ``mode="each"``)."""
+    from lem.runner import CLAIM_WINDOW
     from lem.store import Store
     from lem.store.ledger import new_worker_id
 
     store = Store(db, create=False)
     worker = new_worker_id()
-    rng = random.Random(seed)
     answer = {
         "text": "A short answer.",
         "answer": "A short answer.",
@@ -293,28 +295,35 @@ def _ledger_worker(
     t_start = time.perf_counter()
     cpu0 = time.process_time()
     pc, cpu = time.perf_counter, time.process_time
+    queue: list[str] = []
     while True:
-        t0, c0 = pc(), cpu()
-        rows = store.unfinished(RUN_ID)
-        free = [r["key"] for r in rows if r["status"] != "claimed"]
-        st["scan_s"] += pc() - t0
-        st["scan_cpu_s"] += cpu() - c0
-        n["scans"] += 1
-        if not rows:
-            break
-        if not free:  # everything left is in flight with other workers
-            n["idle_scans"] += 1
-            time.sleep(0.002)
-            continue
-        off = rng.randrange(len(free))
-        keys = free[off : off + batch]
-        if len(keys) < batch:
-            keys += free[: min(batch - len(keys), off)]
+        if not queue:
+            t0, c0 = pc(), cpu()
+            rows = store.unfinished(RUN_ID)
+            free = [r["key"] for r in rows if r["status"] != "claimed"]
+            st["scan_s"] += pc() - t0
+            st["scan_cpu_s"] += cpu() - c0
+            n["scans"] += 1
+            if not rows:
+                break
+            if not free:  # everything left is in flight with other workers
+                n["idle_scans"] += 1
+                time.sleep(0.002)
+                continue
+            queue = free
         t0 = pc()
-        won = store.claim(keys, worker, LEASE_S)
+        if mode == "batch":
+            keys = queue[: batch * CLAIM_WINDOW]
+            won = store.claim(keys, worker, LEASE_S, limit=batch)
+            used = len(keys) if len(won) < batch else keys.index(won[-1]) + 1
+        else:
+            keys = queue[:batch]
+            won = store.claim(keys, worker, LEASE_S)
+            used = len(keys)
+        queue = queue[used:]
         st["claim_s"] += pc() - t0
         n["claim_calls"] += 1
-        n["tried"] += len(keys)
+        n["tried"] += used
         n["won"] += len(won)
         t0 = pc()
         if mode == "each":

@@ -24,6 +24,7 @@ from lem.runner import (
 )
 from lem.scoring.lek_v2 import lek_v2_score
 from lem.store import Store
+from lem.store.ledger import new_worker_id, worker_host
 from lem.store.schema import items, scores
 
 
@@ -140,6 +141,33 @@ def test_record_batch_stores_only_held_claims_in_one_go(
     assert rows[keys[4]].answer is None and rows[keys[4]].worker == "w:2:b"
     assert store.renew(keys, "w:1:a", 60) == 1  # only keys[3] is still held by w:1:a
     assert record_batch(store, exp, "w:1:a", results[:2]) == []  # already done: not again
+    store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_claim_with_a_limit_takes_the_first_free_keys_in_order(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    db = request.getfixturevalue("pg_db") if backend == "postgres" else str(tmp_path / "s.db")
+    config = ABConfig(db=db, limit=4, conditions=["baseline", "system:lek"])
+    store = Store(db)
+    exp = prepare(config, Echo(), store)
+    _, _, todo = start(exp, store, "w:1:a")
+    keys = [r["key"] for r in todo]
+    me = new_worker_id()
+    dead = f"{worker_host()}:999999999:dead"  # no such process on this host
+    assert store.claim(keys[0:2], "elsewhere:1:live", 60) == keys[0:2]
+    assert store.claim(keys[3:4], dead, 60) == keys[3:4]
+    assert store.claim(keys[5:6], "elsewhere:2:live", 60) == keys[5:6]
+    # the window passes over live claims, takes the dead one in its place, stops at 3
+    assert store.claim(keys, me, 60, limit=3) == [keys[2], keys[3], keys[4]]
+    assert store.claim(keys, me, 60, limit=5) == [keys[2], keys[3], keys[4], keys[6], keys[7]]
+    assert store.claim(keys, "other:3:x", 60, limit=2) == []
+    with store.engine.connect() as conn:
+        owners = dict(conn.execute(select(items.c.key, items.c.worker)).all())
+    assert [owners[k] for k in keys] == [
+        "elsewhere:1:live", "elsewhere:1:live", me, me, me, "elsewhere:2:live", me, me
+    ]  # fmt: skip
     store.close()
 
 

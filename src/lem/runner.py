@@ -25,7 +25,6 @@ from lem.backends.base import (
     GenerationResult,
     SamplingParams,
     as_completion,
-    iter_chunks,
     prompt_hash,
 )
 from lem.conditions import Condition, parse_conditions
@@ -46,6 +45,7 @@ from lem.scoring.service import (
 from lem.store import ItemPlan, Store, new_worker_id
 
 __all__ = [
+    "CLAIM_WINDOW",
     "RECORD_BATCH",
     "RECORD_WAIT_S",
     "Experiment",
@@ -68,11 +68,16 @@ __all__ = [
 ProgressHook = Callable[[str, dict[str, Any]], None]
 """Called with ("start", {total}) then ("result", {ok, tokens}) per generation, then ("end", {})."""
 
+CLAIM_WINDOW = 8
+"""A claim offers the next ``CLAIM_WINDOW`` batches of the worker's queue and takes the
+first free batch in it, so workers going through one run in the same order pass over each
+other's claims in one call instead of one call per claimed batch."""
 RECORD_BATCH = 32
 """Results stored per ledger transaction at most."""
-RECORD_WAIT_S = 0.1
-"""Results arriving within this many seconds of the first waiting one are stored with it
-(a worker killed mid-batch loses at most those, plus what it was generating)."""
+RECORD_WAIT_S = 0.05
+"""Results are stored together only when they arrive faster than one per this many
+seconds, for at most this long: a slow stream (a real model) stores each answer at once,
+a fast one (a batch, an instant server) one transaction per many answers."""
 
 _LIBS = ("torch", "transformers", "tokenizers", "sqlalchemy", "httpx", "pydantic", "mlx", "mlx-lm")
 
@@ -591,8 +596,10 @@ def finish(store: Store, exp: Experiment, tally: Tally, seconds: float) -> str:
 
 
 class _Buffer:
-    """Results of one claimed batch waiting to be stored: flushed in one ledger transaction
-    when ``RECORD_BATCH`` are waiting or the oldest has waited ``RECORD_WAIT_S``."""
+    """Results of one claimed batch waiting to be stored: a result that comes
+    ``RECORD_WAIT_S`` or more after the previous one is stored at once (with any waiting);
+    faster ones wait, and are stored in one ledger transaction when ``RECORD_BATCH`` are
+    waiting or the oldest has waited ``RECORD_WAIT_S``."""
 
     def __init__(
         self,
@@ -607,13 +614,17 @@ class _Buffer:
         self.heartbeat, self.tally, self.hook = heartbeat, tally, hook
         self.waiting: list[GenerationResult] = []
         self.since = 0.0
+        self.last = time.monotonic()
         self.answers: list[tuple[str, str]] = []
 
     def add(self, result: GenerationResult) -> None:
+        now = time.monotonic()
+        slow = now - self.last >= RECORD_WAIT_S
+        self.last = now
         if not self.waiting:
-            self.since = time.monotonic()
+            self.since = now
         self.waiting.append(result)
-        if len(self.waiting) >= RECORD_BATCH or time.monotonic() - self.since >= RECORD_WAIT_S:
+        if slow or len(self.waiting) >= RECORD_BATCH or now - self.since >= RECORD_WAIT_S:
             self.flush()
 
     def flush(self) -> None:
@@ -640,12 +651,19 @@ def execute(exp: Experiment, store: Store, *, progress: ProgressHook | None = No
     claimed: list[str] = []
     heartbeat = LeaseHeartbeat(store, worker, exp.config.lease_s).start()
     try:
-        for chunk in iter_chunks(todo, max(1, exp.backend.preferred_batch_size())):
-            claimed = store.claim([r["key"] for r in chunk], worker, exp.config.lease_s)
+        size = max(1, exp.backend.preferred_batch_size())
+        queue = [r["key"] for r in todo]
+        rows = {r["key"]: r for r in todo}
+        while queue:
+            window = queue[: size * CLAIM_WINDOW]
+            claimed = store.claim(window, worker, exp.config.lease_s, limit=size)
             heartbeat.hold(claimed)
-            tally.skipped += len(chunk) - len(claimed)
+            used = len(window) if len(claimed) < size else window.index(claimed[-1]) + 1
+            queue = queue[used:]
+            tally.skipped += used - len(claimed)
             if not claimed:
                 continue
+            chunk = [rows[k] for k in claimed]
             pending = set(claimed)
             buffer = _Buffer(store, exp, worker, heartbeat, tally, hook)
             for result in exp.backend.generate(requests_for(exp, chunk, claimed)):

@@ -20,13 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     Engine,
+    Text,
     and_,
     bindparam,
     create_engine,
     event,
     func,
     insert,
+    literal,
     or_,
     select,
     text,
@@ -416,23 +419,38 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
-    def claim(self, keys: Iterable[str], worker: str, lease_s: float) -> list[str]:
+    def claim(
+        self, keys: Iterable[str], worker: str, lease_s: float, *, limit: int | None = None
+    ) -> list[str]:
         """Claim what can be claimed among ``keys``: pending, failed, lease-expired, or held
-        by a dead process on this host. Compare-and-swap, so two workers never both win."""
+        by a dead process on this host. Compare-and-swap, so two workers never both win.
+
+        With ``limit``, claim at most that many, the first claimable ones in ``keys``
+        order: a worker offers a window of its queue and gets the next free items in it,
+        passing over what other workers hold, in one call."""
         claimed: list[str] = []
         key_list = list(keys)
         with self.engine.begin() as conn:
             now = self._now(conn)
             for chunk in _chunks(key_list, _CHUNK):
+                left = None if limit is None else limit - len(claimed)
+                if left is not None and left <= 0:
+                    break
                 if conn.dialect.name == "postgresql":
-                    claimed += self._claim_skip_locked(conn, list(chunk), worker, now, lease_s)
+                    claimed += self._claim_skip_locked(
+                        conn, list(chunk), worker, now, lease_s, left
+                    )
                     continue
                 rows = conn.execute(
                     select(items.c.key, items.c.status, items.c.worker, items.c.lease_until).where(
                         items.c.key.in_(chunk)
                     )
                 ).all()
+                at = {k: i for i, k in enumerate(chunk)}
+                rows = sorted(rows, key=lambda r: at[r[0]])
                 for key, status, owner, lease in rows:
+                    if limit is not None and len(claimed) >= limit:
+                        break
                     if status == DONE:
                         continue
                     if status == CLAIMED and owner != worker:
@@ -461,12 +479,19 @@ class Store:
         return sorted(claimed, key=order.__getitem__)
 
     def _claim_skip_locked(
-        self, conn: Any, chunk: list[str], worker: str, now: float, lease_s: float
+        self,
+        conn: Any,
+        chunk: list[str],
+        worker: str,
+        now: float,
+        lease_s: float,
+        limit: int | None = None,
     ) -> list[str]:
         """PostgreSQL: one ``UPDATE … WHERE key IN (SELECT … FOR UPDATE SKIP LOCKED)
         RETURNING key`` claims every claimable key of the chunk at once; rows another
         transaction is claiming are skipped, not waited for. Claims of dead processes on
-        this host whose leases still run are then taken over one by one (rare)."""
+        this host whose leases still run are then taken over one by one (rare); with
+        ``limit`` they are found first and claimed in their place in ``chunk`` order."""
         claimable = or_(
             items.c.status.in_([PENDING, FAILED]),
             and_(
@@ -478,11 +503,31 @@ class Store:
                 ),
             ),
         )
+        host = worker_host() + ":"
+        if limit is not None:
+            # in order, a dead process's claim is as free as a pending item
+            dead = [
+                and_(items.c.key == key, items.c.worker == owner)
+                for key, owner in conn.execute(
+                    select(items.c.key, items.c.worker).where(
+                        items.c.key.in_(chunk),
+                        items.c.status == CLAIMED,
+                        items.c.worker.startswith(host, autoescape=True),
+                        items.c.worker != worker,
+                    )
+                ).all()
+                if _worker_dead(owner or "")
+            ]
+            if dead:
+                claimable = or_(claimable, and_(items.c.status == CLAIMED, or_(*dead)))
         locked = (
             select(items.c.key)
             .where(items.c.key.in_(chunk), claimable)
             .with_for_update(skip_locked=True)
         )
+        if limit is not None:
+            order = func.array_position(literal(chunk, ARRAY(Text)), items.c.key)
+            locked = locked.order_by(order).limit(limit)
         won = [
             r[0]
             for r in conn.execute(
@@ -497,10 +542,9 @@ class Store:
                 .returning(items.c.key)
             )
         ]
-        host = worker_host() + ":"
         taken = set(won)
         rest = [k for k in chunk if k not in taken]
-        if rest:
+        if rest and limit is None:
             held = conn.execute(
                 select(items.c.key, items.c.worker).where(
                     items.c.key.in_(rest),
