@@ -417,3 +417,52 @@ def test_only_full_attention_models_use_the_prefix_cache() -> None:
     flex = LlamaForCausalLM(LlamaConfig(**small))
     flex.config._attn_implementation = "flex_attention"
     assert not _full_attention_only(flex)
+
+
+# -- the growing KV layer -------------------------------------------------------------------
+
+
+def test_growing_layer_appends_in_place(cached: HFBackend) -> None:
+    from lem.backends.hf import _growing_cache
+
+    cache = _growing_cache(cached._model.config, room=2)
+    layer = cache.layers[0]
+    steps = [torch.randn(2, 3, n, 4, dtype=torch.float64) for n in (5, 1, 1, 1)]
+    reference = torch.cat(steps[:1], dim=-2)
+    pointers = []
+    for i, step in enumerate(steps):
+        keys, values = layer.update(step, -step)
+        reference = torch.cat(steps[: i + 1], dim=-2)
+        assert torch.equal(keys, reference) and torch.equal(values, -reference)
+        pointers.append(layer._buffers[0].data_ptr())
+    # Two appends fit the room; the third copies into larger buffers.
+    assert pointers[0] == pointers[1] == pointers[2] != pointers[3]
+
+    cache.reorder_cache(torch.tensor([1, 1, 0]))
+    more = torch.randn(3, 3, 1, 4, dtype=torch.float64)
+    keys, _ = layer.update(more, more)
+    assert torch.equal(keys, torch.cat([reference[[1, 1, 0]], more], dim=-2))
+
+
+def test_generation_never_regrows_the_prefix_cache(cached: HFBackend, plain: HFBackend) -> None:
+    reqs = _kernel_requests(PROMPTS[:4])
+    caches: list[tuple[Any, list[int]]] = []
+    original = cached._shared_prefill
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        cache = original(*args, **kwargs)
+        caches.append((cache, [layer._buffers[0].data_ptr() for layer in cache.layers]))
+        return cache
+
+    cached._shared_prefill = spy  # type: ignore[method-assign]
+    try:
+        texts = _texts(cached, reqs, 4)
+    finally:
+        del cached._shared_prefill
+    assert texts == _texts(plain, reqs, 4)
+    ((cache, pointers),) = caches
+    generated = max(n or 0 for _, n in texts.values())
+    for layer, pointer in zip(cache.layers, pointers, strict=True):
+        # Every decoding step wrote into the buffers the prefill had allocated.
+        assert layer._buffers[0].data_ptr() == pointer == layer.keys.data_ptr()
+        assert layer.keys.shape[-2] >= len(_ids(cached, reqs[0])) + generated - 1

@@ -117,17 +117,16 @@ class _Prefix:
     ids: tuple[int, ...]
     layers: list[tuple[torch.Tensor, torch.Tensor]]
 
-    def cache(self, config: Any, rows: int, length: int) -> Any:
-        """A new ``DynamicCache`` holding the first ``length`` positions, copied to ``rows``
-        rows (each layer's tensors are concatenated into new ones: a generation that
-        grows or reorders it leaves this prefix as it was)."""
-        from transformers import DynamicCache
-
-        data = [
-            (k[:, :, :length].expand(rows, -1, -1, -1), v[:, :, :length].expand(rows, -1, -1, -1))
-            for k, v in self.layers
-        ]
-        return DynamicCache(data, config=config)
+    def cache(self, config: Any, rows: int, length: int, room: int) -> Any:
+        """A new cache holding a copy of the first ``length`` positions in each of ``rows``
+        rows, with room for ``room`` more (see :func:`_growing_cache`): a generation that
+        grows or reorders it leaves this prefix as it was."""
+        cache = _growing_cache(config, room)
+        for layer, (k, v) in zip(cache.layers, self.layers, strict=True):
+            layer.update(
+                k[:, :, :length].expand(rows, -1, -1, -1), v[:, :, :length].expand(rows, -1, -1, -1)
+            )
+        return cache
 
 
 @register_backend("hf")
@@ -367,7 +366,7 @@ class HFBackend(LocalModelBackend):
             processors.append(_seeded_sampler([row.request for row in batch]))
         extra: dict[str, Any] = {"tokenizer": self._tokenizer} if sampling.stop else {}
         with torch.inference_mode():
-            cache = self._shared_prefill(batch, input_ids, attention, prefix)
+            cache = self._shared_prefill(batch, input_ids, attention, prefix, config.max_new_tokens)
             if cache is not None:
                 extra["past_key_values"] = cache
             out = self._model.generate(
@@ -385,6 +384,7 @@ class HFBackend(LocalModelBackend):
         input_ids: torch.Tensor,
         attention: torch.Tensor,
         prefix: tuple[int, _Prefix] | None = None,
+        new_tokens: int = 0,
     ) -> Any:
         """The batch's KV cache over all but the last column, each distinct prompt computed
         once (``share_prefill``) and copied to its rows, starting from the first ``start``
@@ -394,7 +394,8 @@ class HFBackend(LocalModelBackend):
         The forward pass runs on the distinct rows of the padded batch itself (same width,
         same padding, position ids from the mask as ``generate`` derives them), so the
         expanded cache is what ``generate``'s own prefill would have built for those
-        columns, and ``generate`` continues from the last prompt token.
+        columns, and ``generate`` continues from the last prompt token. For a model with the
+        prefix cache's layout the cache has room for ``new_tokens`` more positions.
         """
         import torch
         from transformers import DynamicCache
@@ -411,11 +412,14 @@ class HFBackend(LocalModelBackend):
             owner, distinct = list(range(len(batch))), len(batch)
         if prefix is None and distinct == len(batch):
             return None
-        if prefix is None:
-            cache = DynamicCache(config=self._model.config)
-        else:
-            cache = prefix[1].cache(self._model.config, distinct, start)
+        config, room = self._model.config, width - start + new_tokens
+        if prefix is not None:
+            cache = prefix[1].cache(config, distinct, start, room)
             self.prefix_tokens_reused += start * len(batch)
+        elif self._prefix_ok:
+            cache = _growing_cache(config, room)
+        else:
+            cache = DynamicCache(config=config)
         if width - 1 > start:
             reps = torch.tensor([owner.index(k) for k in range(distinct)], dtype=torch.long)
             mask = attention[reps, :-1].to(self.device)
@@ -477,11 +481,10 @@ class HFBackend(LocalModelBackend):
         ``base`` when given) and store it, dropping the least recently used beyond
         :attr:`PREFIX_CACHE_ENTRIES`."""
         import torch
-        from transformers import DynamicCache
 
-        config = self._model.config
-        begin = reuse if base is not None else 0
-        cache: Any = DynamicCache(config=config) if base is None else base.cache(config, 1, begin)
+        config, begin = self._model.config, reuse if base is not None else 0
+        room = len(ids) - begin
+        cache = _growing_cache(config, room) if base is None else base.cache(config, 1, begin, room)
         self._forward(
             torch.tensor([ids[begin:]], dtype=torch.long),
             torch.ones((1, len(ids)), dtype=torch.long),
@@ -533,6 +536,67 @@ def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
     if tuple(a[:n]) == tuple(b[:n]):
         return n
     return next(i for i in range(n) if a[i] != b[i])
+
+
+def _growing_cache(config: Any, room: int) -> Any:
+    """An empty ``DynamicCache`` whose layers keep their keys and values in buffers with
+    ``room`` spare positions, so that appending a token writes it in place; a plain
+    ``DynamicLayer`` concatenates (copies) its whole cache every step, which with a kernel
+    in the context costs more than the model itself on a small model. Only for models whose
+    layers are all plain ``DynamicLayer`` (see :func:`_full_attention_only`)."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=config)
+    cache.layers = [_growing_layer_class()(room) for _ in cache.layers]
+    return cache
+
+
+_GROWING_LAYER: type | None = None
+
+
+def _growing_layer_class() -> type:
+    """The ``DynamicLayer`` subclass of :func:`_growing_cache` (defined on first use, as
+    transformers is imported lazily)."""
+    global _GROWING_LAYER
+    if _GROWING_LAYER is not None:
+        return _GROWING_LAYER
+    from transformers.cache_utils import DynamicLayer
+
+    class GrowingLayer(DynamicLayer):
+        """``keys``/``values`` are views of the first positions of larger buffers. Whatever
+        replaces them (``reorder_cache``, ``crop``) is copied into new buffers on the next
+        ``update``."""
+
+        def __init__(self, room: int) -> None:
+            super().__init__()
+            self.room = max(0, room)
+            self._buffers: tuple[torch.Tensor, torch.Tensor] | None = None
+            self._view: torch.Tensor | None = None
+
+        def update(
+            self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+        ) -> tuple[torch.Tensor, torch.Tensor]:
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            n, add = self.get_seq_length(), key_states.shape[-2]
+            buffers = self._buffers
+            if buffers is None or self.keys is not self._view or buffers[0].shape[-2] < n + add:
+                spare = max(self.room, (n + add) // 4) if buffers is not None else self.room
+                size = (*key_states.shape[:-2], n + add + spare)
+                keys = key_states.new_empty((*size, key_states.shape[-1]))
+                values = value_states.new_empty((*size, value_states.shape[-1]))
+                if n:
+                    keys[..., :n, :] = cast("torch.Tensor", self.keys)
+                    values[..., :n, :] = cast("torch.Tensor", self.values)
+                buffers = self._buffers = (keys, values)
+            buffers[0][..., n : n + add, :] = key_states
+            buffers[1][..., n : n + add, :] = value_states
+            self.keys = self._view = buffers[0][..., : n + add, :]
+            self.values = buffers[1][..., : n + add, :]
+            return self.keys, self.values
+
+    _GROWING_LAYER = GrowingLayer
+    return GrowingLayer
 
 
 def _full_attention_only(lm: Any) -> bool:
