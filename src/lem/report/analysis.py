@@ -903,6 +903,7 @@ def finish(prep: Prepared, plots: Mapping[str, Mapping[str, PlotFiles]] | None =
     """The statistics over prepared data: every number of the report (``plots``: per
     scorer, the figures the report has, :func:`lem.report.plots.plan_plots`)."""
     from lem.analysis.stats import holm
+    from lem.report.axes import ablation_tables, placement_tables
 
     settings, sources = prep.settings, prep.sources
     models = [s.model for s in sources]
@@ -949,6 +950,9 @@ def finish(prep: Prepared, plots: Mapping[str, Mapping[str, PlotFiles]] | None =
         ]
         excluded = [c.id for c in comparisons if c.stats is not None and not c.holm_family]
         paraphrase = _paraphrase(paired, prep.probe_families, settings)
+        conds = {label: md.conditions for label, md in data.items()}
+        ablation = ablation_tables(data, conds, settings)
+        placements = placement_tables(data, conds, prep.records, sources, scorer, settings)
         per_scorer[scorer] = ScorerSummary(
             holm=HolmSummary(
                 family_size=family_size,
@@ -963,6 +967,8 @@ def finish(prep: Prepared, plots: Mapping[str, Mapping[str, PlotFiles]] | None =
             pairs=sp.pairs,
             plots=dict((plots or {}).get(scorer, {})),
             paraphrase=paraphrase or None,
+            ablation=ablation or None,
+            placements=placements or None,
         )
     has_families = any(s.paraphrase for s in per_scorer.values())
     summary = ReportSummary(

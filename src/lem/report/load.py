@@ -135,6 +135,7 @@ def _records(
                     signals=numeric(result.signals) if score is not None and result else {},
                     sample=r.sample,
                     error=error,
+                    system_fallback=r.system_fallback,
                 )
             )
     return records
@@ -293,6 +294,10 @@ def _load_run(
         family=_opt_str(tags.pop("family", None)),
         version=_opt_str(tags.pop("version", None)),
         tags=tags,
+        placement_fallback={
+            str(k): str((v or {}).get("same_prompt_as", ""))
+            for k, v in (manifest.get("placement_fallback") or {}).items()
+        },
     )
     responses = list(read_run(store, str(run["run_id"]), scorers))
     for scorer in scorers:

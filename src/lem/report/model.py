@@ -26,6 +26,9 @@ class SourceInfo:
     family: str | None = None
     version: str | None = None
     tags: dict[str, Any] = field(default_factory=dict)
+    placement_fallback: dict[str, str] = field(default_factory=dict)
+    """Placement conditions not generated because, folded into the user turn, they were
+    another placement's prompt exactly: condition → that placement (run manifest)."""
 
 
 @dataclass(frozen=True)
@@ -47,3 +50,5 @@ class ResponseRecord:
     signals: dict[str, float] = field(default_factory=dict)
     sample: int = 0
     error: str | None = None
+    system_fallback: bool = False
+    """The system message was folded into the user turn (the model has no system role)."""

@@ -30,6 +30,9 @@ from lem.defaults import BASELINE
 __all__ = [
     "CI",
     "REPORT_FORMAT",
+    "AblationAxiom",
+    "AblationSummary",
+    "AxisDelta",
     "CIMethod",
     "Comparison",
     "ComparisonKind",
@@ -61,6 +64,8 @@ __all__ = [
     "ParaphraseComparison",
     "ParaphraseFamily",
     "ParaphraseMethod",
+    "PlacementCell",
+    "PlacementSummary",
     "PlotFiles",
     "ReportSummary",
     "ScorerSummary",
@@ -345,6 +350,73 @@ class ParaphraseComparison(_Model):
     families: list[ParaphraseFamily]
 
 
+class AxisDelta(_Model):
+    """One paired comparison of a kernel-axis table (ablation, placement): mean Δ = b − a
+    over the probes scored under both, its CI, Wilcoxon p and Holm p within the table's
+    own family."""
+
+    n: int
+    mean_delta: float
+    ci: CI
+    ci_method: str
+    p_wilcoxon: float | None
+    p_holm: float | None
+
+
+class AblationAxiom(_Model):
+    """One axiom of an ablation: its conditions' means and the four comparisons that
+    attribute the effect to it (removing it: the kernel without it vs the full kernel and
+    vs baseline; alone: the axiom by itself vs baseline and vs the full kernel)."""
+
+    axiom: str
+    without: str | None
+    alone: str | None
+    mean_without: float | None
+    mean_alone: float | None
+    without_vs_full: AxisDelta | None
+    without_vs_baseline: AxisDelta | None
+    alone_vs_baseline: AxisDelta | None
+    alone_vs_full: AxisDelta | None
+
+
+class AblationSummary(_Model):
+    """A kernel ablation of one model (``lem ab --ablate K``): the full kernel vs baseline
+    and each axiom's comparisons; Holm runs over this table's comparisons only."""
+
+    model: str
+    kernel: str
+    full: str
+    mean_baseline: float | None
+    mean_full: float | None
+    full_vs_baseline: AxisDelta | None
+    family_size: int
+    axioms: list[AblationAxiom]
+
+
+class PlacementCell(_Model):
+    """One placement of a kernel for one model: Δ vs baseline, and how the system role
+    was handled (``folded``: responses whose system message was folded into the user
+    turn; ``same_prompt_as``: the placement was not generated because, folded, it was
+    another placement's prompt exactly)."""
+
+    condition: str
+    delta: AxisDelta | None
+    responses: int
+    folded: int
+    same_prompt_as: str | None = None
+
+
+class PlacementSummary(_Model):
+    """The same kernel at several places (``--placements``): placement × model, each cell
+    vs that model's baseline; Holm runs over the table's cells."""
+
+    kernel: str
+    placements: list[str]
+    models: list[str]
+    cells: dict[str, dict[str, PlacementCell]]
+    family_size: int
+
+
 class HolmSummary(_Model):
     """The scorer's Holm family: its size, the MDE's level and the comparisons left out."""
 
@@ -364,7 +436,7 @@ class ScorerSummary(_Sections):
     """Everything the report computed under one scorer; ``paraphrase`` only when some
     model's probes have families (absent from the dump otherwise)."""
 
-    _optional: ClassVar[tuple[str, ...]] = ("paraphrase",)
+    _optional: ClassVar[tuple[str, ...]] = ("paraphrase", "ablation", "placements")
 
     holm: HolmSummary
     drivers: Literal["weighted", "raw"]
@@ -375,6 +447,8 @@ class ScorerSummary(_Sections):
     pairs: list[PairSummary]
     plots: dict[str, PlotFiles]
     paraphrase: list[ParaphraseComparison] | None = None
+    ablation: list[AblationSummary] | None = None
+    placements: list[PlacementSummary] | None = None
 
 
 # ---- settings, methods, sources ----------------------------------------------------------

@@ -425,9 +425,10 @@ class Store:
         """Claim what can be claimed among ``keys``: pending, failed, lease-expired, or held
         by a dead process on this host. Compare-and-swap, so two workers never both win.
 
-        With ``limit``, claim at most that many, the first claimable ones in ``keys``
-        order: a worker offers a window of its queue and gets the next free items in it,
-        passing over what other workers hold, in one call."""
+        With ``limit``, claim that many, the first claimable ones in ``keys`` order: a
+        worker offers a window of its queue and gets the next free items in it, passing
+        over what other workers hold, in one call. (PostgreSQL adds the claims of dead
+        local processes among the keys it passed over, which may exceed ``limit``.)"""
         claimed: list[str] = []
         key_list = list(keys)
         with self.engine.begin() as conn:
@@ -491,7 +492,8 @@ class Store:
         RETURNING key`` claims every claimable key of the chunk at once; rows another
         transaction is claiming are skipped, not waited for. Claims of dead processes on
         this host whose leases still run are then taken over one by one (rare); with
-        ``limit`` they are found first and claimed in their place in ``chunk`` order."""
+        ``limit``, those among the keys passed over, so the claim may exceed ``limit``
+        by them."""
         claimable = or_(
             items.c.status.in_([PENDING, FAILED]),
             and_(
@@ -503,23 +505,6 @@ class Store:
                 ),
             ),
         )
-        host = worker_host() + ":"
-        if limit is not None:
-            # in order, a dead process's claim is as free as a pending item
-            dead = [
-                and_(items.c.key == key, items.c.worker == owner)
-                for key, owner in conn.execute(
-                    select(items.c.key, items.c.worker).where(
-                        items.c.key.in_(chunk),
-                        items.c.status == CLAIMED,
-                        items.c.worker.startswith(host, autoescape=True),
-                        items.c.worker != worker,
-                    )
-                ).all()
-                if _worker_dead(owner or "")
-            ]
-            if dead:
-                claimable = or_(claimable, and_(items.c.status == CLAIMED, or_(*dead)))
         locked = (
             select(items.c.key)
             .where(items.c.key.in_(chunk), claimable)
@@ -542,9 +527,14 @@ class Store:
                 .returning(items.c.key)
             )
         ]
+        host = worker_host() + ":"
         taken = set(won)
         rest = [k for k in chunk if k not in taken]
-        if rest and limit is None:
+        if limit is not None and len(won) == limit:
+            # only keys passed over before the last one won: the rest were not looked at
+            last = max(chunk.index(k) for k in won)
+            rest = [k for k in chunk[:last] if k not in taken]
+        if rest:
             held = conn.execute(
                 select(items.c.key, items.c.worker).where(
                     items.c.key.in_(rest),

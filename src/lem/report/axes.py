@@ -1,0 +1,279 @@
+"""The kernel-axis sections of a report: ablation (which axiom does the work) and placement
+(where the kernel sits).
+
+Both are found from condition names, so a report needs nothing but the runs or A/B files:
+
+- an **ablation** of kernel ``K`` is ``baseline``, ``axioms:K`` and any of
+  ``axioms:K/minus-ID`` / ``axioms:K/only-ID`` (what ``lem ab --ablate K`` runs);
+- a **placement** table of kernel ``K`` is ``baseline`` and two or more of ``system:K``,
+  ``prefix:K``, ``suffix:K``, ``sandwich:K`` and ``wrap:K`` (``--placements``), or a
+  placement left out because it folded into another (a run manifest's
+  ``placement_fallback``).
+
+Every comparison pairs the probes scored under both conditions (a probe's score is the mean
+of its samples, as everywhere in the report) and is tested like the report's own
+comparisons (:func:`lem.analysis.stats.paired_comparison`: the same CI method, seed,
+resamples, band and Wilcoxon test). Holm runs within each table, not across the report:
+an ablation's question is which of *its* axioms matters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from lem.defaults import BASELINE
+from lem.report.model import ResponseRecord, SourceInfo
+from lem.report.summary import (
+    CI,
+    AblationAxiom,
+    AblationSummary,
+    AxisDelta,
+    PlacementCell,
+    PlacementSummary,
+)
+
+__all__ = [
+    "PLACEMENT_KINDS",
+    "ablation_groups",
+    "ablation_tables",
+    "placement_groups",
+    "placement_tables",
+]
+
+PLACEMENT_KINDS = ("system", "prefix", "suffix", "sandwich", "wrap")
+"""The placement condition kinds, in table order."""
+
+_AXIOMS = re.compile(r"^axioms:(?P<kernel>[^/]+)(?:/(?P<variant>minus|only)-(?P<axiom>.+))?$")
+
+
+class _Scores(Protocol):
+    def scores(self, cond: str) -> dict[str, float]: ...
+
+
+class _Settings(Protocol):
+    @property
+    def band(self) -> float: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def n_boot(self) -> int: ...
+    @property
+    def level(self) -> float: ...
+    @property
+    def alpha(self) -> float: ...
+    @property
+    def power(self) -> float: ...
+
+
+def ablation_groups(conditions: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Kernel → ``{"full": condition, "axioms": {id: {"minus": cond, "only": cond}}}`` for
+    every kernel with a full ``axioms:K`` condition, at least one variant, and a baseline
+    among ``conditions`` (axioms in order of first appearance)."""
+    conds = list(conditions)
+    if BASELINE not in conds:
+        return {}
+    groups: dict[str, dict[str, Any]] = {}
+    for cond in conds:
+        m = _AXIOMS.match(cond)
+        if not m:
+            continue
+        g = groups.setdefault(m["kernel"], {"full": None, "axioms": {}})
+        if m["variant"] is None:
+            g["full"] = cond
+        else:
+            g["axioms"].setdefault(m["axiom"], {})[m["variant"]] = cond
+    return {k: g for k, g in groups.items() if g["full"] and g["axioms"]}
+
+
+def placement_groups(
+    conditions: Iterable[str], dropped: Iterable[str] = ()
+) -> dict[str, list[str]]:
+    """Kernel → its placement kinds present (or left out as folded, ``dropped``) among
+    ``conditions``, in :data:`PLACEMENT_KINDS` order, for kernels with two or more and a
+    baseline."""
+    conds = list(conditions)
+    if BASELINE not in conds:
+        return {}
+    found: dict[str, set[str]] = {}
+    for cond in [*conds, *dropped]:
+        kind, sep, kernel = cond.partition(":")
+        if sep and kind in PLACEMENT_KINDS and kernel:
+            found.setdefault(kernel, set()).add(kind)
+    return {
+        k: [p for p in PLACEMENT_KINDS if p in kinds]
+        for k, kinds in sorted(found.items())
+        if len(kinds) >= 2
+    }
+
+
+def _compare(
+    data: _Scores, cond_a: str, cond_b: str | None, settings: _Settings, family: int
+) -> Any:
+    from lem.analysis.stats import paired_comparison
+
+    if cond_b is None:
+        return None
+    a, b = data.scores(cond_a), data.scores(cond_b)
+    probes = [p for p in a if p in b]
+    if not probes:
+        return None
+    return paired_comparison(
+        [a[p] for p in probes],
+        [b[p] for p in probes],
+        band=settings.band,
+        seed=settings.seed,
+        n_boot=settings.n_boot,
+        level=settings.level,
+        alpha=settings.alpha,
+        power=settings.power,
+        family_size=family,
+    )
+
+
+def _holm(results: Sequence[Any]) -> list[float | None]:
+    """Holm-adjusted p per result (None where there is no test)."""
+    from lem.analysis.stats import holm
+
+    tested = [i for i, r in enumerate(results) if r is not None and r.p_wilcoxon is not None]
+    adjusted = holm([results[i].p_wilcoxon for i in tested])
+    out: list[float | None] = [None] * len(results)
+    for i, p in zip(tested, adjusted, strict=True):
+        out[i] = p
+    return out
+
+
+def _delta(result: Any, p_holm: float | None) -> AxisDelta | None:
+    if result is None:
+        return None
+    ci = result.ci
+    return AxisDelta(
+        n=result.n,
+        mean_delta=result.mean_delta,
+        ci=CI(low=ci.low, high=ci.high, level=ci.level),
+        ci_method=result.ci_method,
+        p_wilcoxon=result.p_wilcoxon,
+        p_holm=p_holm,
+    )
+
+
+def _mean(data: _Scores, cond: str | None) -> float | None:
+    if cond is None:
+        return None
+    vals = list(data.scores(cond).values())
+    return sum(vals) / len(vals) if vals else None
+
+
+def ablation_tables(
+    data: Mapping[str, _Scores],
+    conditions: Mapping[str, Sequence[str]],
+    settings: _Settings,
+) -> list[AblationSummary]:
+    """Every model's ablation tables (``conditions``: the model's conditions)."""
+    out: list[AblationSummary] = []
+    for model, md in data.items():
+        for kernel, g in ablation_groups(conditions.get(model, ())).items():
+            full: str = g["full"]
+            plan: list[tuple[str, str | None]] = [(BASELINE, full)]
+            for variants in g["axioms"].values():
+                minus, only = variants.get("minus"), variants.get("only")
+                plan += [(full, minus), (BASELINE, minus), (BASELINE, only), (full, only)]
+            family = sum(1 for _, b in plan if b is not None)
+            results = [_compare(md, a, b, settings, family) for a, b in plan]
+            p_holm = _holm(results)
+            deltas = [_delta(r, p) for r, p in zip(results, p_holm, strict=True)]
+            axioms = []
+            for k, (axiom, variants) in enumerate(g["axioms"].items()):
+                d = deltas[1 + 4 * k : 5 + 4 * k]
+                axioms.append(
+                    AblationAxiom(
+                        axiom=axiom,
+                        without=variants.get("minus"),
+                        alone=variants.get("only"),
+                        mean_without=_mean(md, variants.get("minus")),
+                        mean_alone=_mean(md, variants.get("only")),
+                        without_vs_full=d[0],
+                        without_vs_baseline=d[1],
+                        alone_vs_baseline=d[2],
+                        alone_vs_full=d[3],
+                    )
+                )
+            out.append(
+                AblationSummary(
+                    model=model,
+                    kernel=kernel,
+                    full=full,
+                    mean_baseline=_mean(md, BASELINE),
+                    mean_full=_mean(md, full),
+                    full_vs_baseline=deltas[0],
+                    family_size=sum(1 for p in p_holm if p is not None),
+                    axioms=axioms,
+                )
+            )
+    return out
+
+
+def placement_tables(
+    data: Mapping[str, _Scores],
+    conditions: Mapping[str, Sequence[str]],
+    records: Iterable[ResponseRecord],
+    sources: Sequence[SourceInfo],
+    scorer: str,
+    settings: _Settings,
+) -> list[PlacementSummary]:
+    """One table per placed kernel: placement × model (models in report order)."""
+    folded: dict[tuple[str, str], list[int]] = {}
+    for rec in records:
+        if rec.scorer == scorer and rec.score is not None:
+            cell = folded.setdefault((rec.model, rec.condition), [0, 0])
+            cell[0] += 1
+            cell[1] += int(rec.system_fallback)
+    dropped = {s.model: s.placement_fallback for s in sources}
+    kernels: dict[str, list[str]] = {}
+    for model in data:
+        for kernel, kinds in placement_groups(
+            conditions.get(model, ()), dropped.get(model, {})
+        ).items():
+            have = kernels.setdefault(kernel, [])
+            have += [k for k in kinds if k not in have]
+    out: list[PlacementSummary] = []
+    for kernel, kinds in sorted(kernels.items()):
+        kinds = [p for p in PLACEMENT_KINDS if p in kinds]
+        models = [m for m in data if placement_groups(conditions.get(m, ()), dropped.get(m, {}))]
+        plan = [
+            (model, f"{kind}:{kernel}")
+            for kind in kinds
+            for model in models
+            if f"{kind}:{kernel}" in conditions.get(model, ())
+        ]
+        results = [_compare(data[m], BASELINE, c, settings, len(plan)) for m, c in plan]
+        p_holm = _holm(results)
+        by_cell = {key: _delta(r, p) for key, r, p in zip(plan, results, p_holm, strict=True)}
+        cells: dict[str, dict[str, PlacementCell]] = {}
+        for kind in kinds:
+            cond = f"{kind}:{kernel}"
+            row: dict[str, PlacementCell] = {}
+            for model in models:
+                same = dropped.get(model, {}).get(cond)
+                if (model, cond) not in by_cell and not same:
+                    continue
+                n, f = folded.get((model, cond), [0, 0])
+                row[model] = PlacementCell(
+                    condition=cond,
+                    delta=by_cell.get((model, cond)),
+                    responses=n,
+                    folded=f,
+                    same_prompt_as=same or None,
+                )
+            cells[kind] = row
+        out.append(
+            PlacementSummary(
+                kernel=kernel,
+                placements=kinds,
+                models=models,
+                cells=cells,
+                family_size=sum(1 for p in p_holm if p is not None),
+            )
+        )
+    return out
