@@ -950,9 +950,9 @@ def finish(prep: Prepared, plots: Mapping[str, Mapping[str, PlotFiles]] | None =
         ]
         excluded = [c.id for c in comparisons if c.stats is not None and not c.holm_family]
         paraphrase = _paraphrase(paired, prep.probe_families, settings)
-        conds = {label: md.conditions for label, md in data.items()}
-        ablation = ablation_tables(data, conds, settings)
-        placements = placement_tables(data, conds, prep.records, sources, scorer, settings)
+        per_model = {label: md.conditions for label, md in data.items()}
+        ablation = ablation_tables(data, per_model, settings)
+        placements = placement_tables(data, per_model, prep.records, sources, scorer, settings)
         per_scorer[scorer] = ScorerSummary(
             holm=HolmSummary(
                 family_size=family_size,

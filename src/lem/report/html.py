@@ -612,6 +612,39 @@ def _paraphrase(report: ReportSummary | None, scorer: str) -> dict[str, Any] | N
     }
 
 
+def _axes(report: ReportSummary | None, scorer: str) -> dict[str, Any] | None:
+    """The kernel ablation and placement tables for ``scorer`` as printed strings
+    (report.md's), or None when the report has neither."""
+    from lem.report.markdown import (
+        ABLATION_HEADER,
+        ablation_lead,
+        ablation_row,
+        placement_rows,
+    )
+
+    data = report.scorers.get(scorer) if report is not None else None
+    if data is None or not (data.ablation or data.placements):
+        return None
+    return {
+        "ablation": [
+            {
+                "lead": ablation_lead(t),
+                "header": list(ABLATION_HEADER),
+                "rows": [ablation_row(a) for a in t.axioms],
+            }
+            for t in data.ablation or []
+        ],
+        "placements": [
+            {
+                "lead": f"Kernel {t.kernel}; Holm over this table's {t.family_size} cells.",
+                "header": ["placement", *t.models],
+                "rows": placement_rows(t),
+            }
+            for t in data.placements or []
+        ],
+    }
+
+
 def _page_context(
     data: Mapping[str, Any], summary: ReportSummary | Mapping[str, Any], *, title: str
 ) -> dict[str, Any]:
@@ -637,6 +670,7 @@ def _page_context(
         "n_failed": sum(1 for cell in cells for s in cell["samples"] if s["s"] is None),
         "table": _model_table(data, report),
         "paraphrase": _paraphrase(report, data["scorer"]),
+        "axes": _axes(report, data["scorer"]),
         "summary_fields": _summary_fields(summary, report),
     }
 

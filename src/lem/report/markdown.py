@@ -20,6 +20,9 @@ from lem.numfmt import DASH as _DASH
 from lem.numfmt import fmt_delta, fmt_mean, fmt_p, fmt_percent, fmt_sig
 from lem.report.summary import (
     CI,
+    AblationAxiom,
+    AblationSummary,
+    AxisDelta,
     Comparison,
     Description,
     DomainDeltaCell,
@@ -28,14 +31,19 @@ from lem.report.summary import (
     Mover,
     ParaphraseComparison,
     ParaphraseFamily,
+    PlacementCell,
+    PlacementSummary,
     PlotFiles,
     ReportSummary,
     ScorerSummary,
 )
 
 __all__ = [
+    "ABLATION_HEADER",
     "PARAPHRASE_FAMILY_HEADER",
     "PARAPHRASE_HEADER",
+    "ablation_lead",
+    "ablation_row",
     "fmt_ci",
     "fmt_delta",
     "fmt_delta_ci",
@@ -45,6 +53,7 @@ __all__ = [
     "paraphrase_family_row",
     "paraphrase_note",
     "paraphrase_row",
+    "placement_rows",
     "render_markdown",
 ]
 
@@ -414,6 +423,103 @@ def _paraphrase(doc: _Doc, data: ScorerSummary, band: float, small_n: int, h: st
         doc.add(*_table(list(PARAPHRASE_FAMILY_HEADER), rows, "lrrrrrll"))
 
 
+def _axis_cell(d: AxisDelta | None) -> str:
+    """``+0.31 [-0.10, 0.72] p 0.040``: Δ, CI and Holm p of a kernel-axis comparison."""
+    if d is None:
+        return _DASH
+    return f"{fmt_delta_ci(d.mean_delta, d.ci, d.ci_method)} p {fmt_p(d.p_holm)}"
+
+
+ABLATION_HEADER = (
+    "axiom",
+    "mean without",
+    "without − full",
+    "without − baseline",
+    "mean alone",
+    "alone − baseline",
+    "alone − full",
+)
+"""The columns of :func:`ablation_row`; each comparison cell is Δ [CI] and Holm p."""
+
+
+def ablation_row(a: AblationAxiom) -> list[str]:
+    """An axiom's line of an ablation table, as printed (the viewer prints the same)."""
+    return [
+        a.axiom,
+        fmt_mean(a.mean_without),
+        _axis_cell(a.without_vs_full),
+        _axis_cell(a.without_vs_baseline),
+        fmt_mean(a.mean_alone),
+        _axis_cell(a.alone_vs_baseline),
+        _axis_cell(a.alone_vs_full),
+    ]
+
+
+def ablation_lead(t: AblationSummary) -> str:
+    """The line above an ablation table: the full kernel against baseline."""
+    return (
+        f"{t.model}, kernel {_code(t.kernel)}: baseline {fmt_mean(t.mean_baseline)}, full "
+        f"kernel ({_code(t.full)}) {fmt_mean(t.mean_full)}, full − baseline "
+        f"{_axis_cell(t.full_vs_baseline)}; Holm over this table's {t.family_size} "
+        "comparisons."
+    )
+
+
+def placement_cell(c: PlacementCell | None) -> str:
+    """A placement × model cell: Δ vs baseline [CI] and Holm p, with the system-role
+    handling (folded responses, or the placement it was left out as)."""
+    if c is None:
+        return _DASH
+    if c.same_prompt_as:
+        return f"= {c.same_prompt_as} (no system role: not generated)"
+    text = _axis_cell(c.delta)
+    if c.folded:
+        text += f"; folded {c.folded}/{c.responses}"
+    return text
+
+
+def placement_rows(t: PlacementSummary) -> list[list[str]]:
+    """A placement table's rows: one per placement, one cell per model."""
+    return [
+        [kind, *(placement_cell(t.cells.get(kind, {}).get(m)) for m in t.models)]
+        for kind in t.placements
+    ]
+
+
+def _axes(doc: _Doc, data: ScorerSummary, h: str) -> None:
+    if data.ablation:
+        doc.add(f"## Kernel ablation{h}", "")
+        doc.add(
+            "Which axiom does the work: the kernel rendered in full, without each axiom and "
+            "with each axiom alone, as the system message. Without − full is what removing "
+            "the axiom costs (negative: the axiom helped); alone − baseline is what the axiom "
+            "does by itself. Each cell: mean Δ over the probes scored under both, its CI, and "
+            "the Holm-adjusted Wilcoxon p within the table.",
+            "",
+        )
+        for t in data.ablation:
+            doc.add(ablation_lead(t), "")
+            doc.add(*_table(list(ABLATION_HEADER), [ablation_row(a) for a in t.axioms]))
+        doc.add(*_plot_links(data.plots, "ablation", "Per-axiom deltas with CIs"))
+    if data.placements:
+        doc.add(f"## Kernel placement{h}", "")
+        doc.add(
+            "Where the kernel sits: system (the system message), prefix (before the prompt "
+            "in the user turn), suffix (after it), sandwich (axioms as the system message and "
+            "the kernel after the prompt), wrap (before and after). Each cell: Δ vs the "
+            "model's baseline [CI] and Holm p within the table. Folded: responses whose "
+            "system message went into the user turn because the model has no system role; a "
+            "system placement that would have been another placement's prompt exactly is "
+            "named, not generated.",
+            "",
+        )
+        for pt in data.placements:
+            doc.add(
+                f"Kernel {_code(pt.kernel)}; Holm over this table's {pt.family_size} cells.", ""
+            )
+            doc.add(*_table(["placement", *pt.models], placement_rows(pt)))
+
+
 def _model_section(
     doc: _Doc, label: str, m: ModelSummary, comps: Sequence[Comparison], h: str
 ) -> None:
@@ -526,6 +632,7 @@ def render_markdown(summary: ReportSummary) -> str:
         _lineages(doc, data, summary.conditions, h)
         _pairs(doc, data, h)
         _paraphrase(doc, data, summary.settings.band, summary.methods.ci.small_n_below, h)
+        _axes(doc, data, h)
         doc.add(f"## Models{h}", "")
         doc.add(
             "Drivers: the signals behind each probe's change, "

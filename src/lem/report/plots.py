@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from lem.numfmt import fmt_fixed
+from lem.report.axes import ablation_groups
 from lem.report.summary import (
     Comparison,
     DomainDeltaCell,
@@ -491,6 +492,45 @@ def _distributions_over_models(
     return fig
 
 
+def _ablation(data: ScorerSummary, band: float, alpha: float, scorer: str) -> Any:
+    """Per model and axiom, two rows: what removing the axiom does to the full kernel
+    (without − full) and what the axiom does alone (alone − baseline), with CIs; filled
+    markers: Holm p < alpha within the ablation."""
+    entries: list[tuple[str, str, Any]] = []
+    for t in data.ablation or []:
+        model = f"{t.model} ({t.kernel})"
+        for a in t.axioms:
+            entries.append((model, f"axiom {a.axiom}: without − full", a.without_vs_full))
+            entries.append((model, f"axiom {a.axiom}: alone − baseline", a.alone_vs_baseline))
+    rows = _Rows([(m, label) for m, label, _ in entries] or [("", "no ablation scored")])
+    fig, ax = _rows_figure(rows, 1)
+    n = len(rows.rows)
+    ys = np.arange(n)[::-1]
+    ax.axvspan(-band, band, color="0.92", zorder=0)
+    ax.axvline(0.0, color="0.4", linewidth=0.8, zorder=1)
+    colour = {"without": "#b2182b", "alone": "#2166ac"}
+    segments, seg_colours, xs, yv, edge, face = [], [], [], [], [], []
+    for y, (_m, label, d) in zip(ys, entries, strict=False):
+        if d is None:
+            continue
+        c = colour["without" if "without" in label else "alone"]
+        if d.ci.low is not None and d.ci.high is not None:
+            segments.append([(d.ci.low, y), (d.ci.high, y)])
+            seg_colours.append(c)
+        xs.append(d.mean_delta)
+        yv.append(y)
+        edge.append(c)
+        face.append(c if d.p_holm is not None and d.p_holm < alpha else "white")
+    _segments(ax, segments, seg_colours, 1.4)
+    ax.scatter(xs, yv, s=22, c=face, edgecolors=edge, linewidths=1.0, zorder=3)
+    rows.draw(ax, ys.tolist())
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_title(f"Kernel ablation, Δ {scorer}", loc="left")
+    ax.set_xlabel(f"mean Δ with {_level(data)} CI; filled: Holm p < {alpha:g} (per ablation)")
+    ax.grid(axis="x", color="0.85", linewidth=0.5)
+    return fig
+
+
 def _make(
     key: str,
     summary: AnySummary,
@@ -504,14 +544,18 @@ def _make(
         if not isinstance(data, ScorerSummary):
             raise AssertionError("the forest plot is drawn from the statistics")
         return _forest(data, conditions, settings.band, settings.alpha, scorer)
+    if key == "ablation":
+        if not isinstance(data, ScorerSummary):
+            raise AssertionError("the ablation plot is drawn from the statistics")
+        return _ablation(data, settings.band, settings.alpha, scorer)
     if key == "domains":
         return _domains(summary, data, scorer)
     return _distributions(summary, scores, conditions, settings.seed, scorer)
 
 
-FIGURES: tuple[str, ...] = ("forest", "domains", "distributions")
+FIGURES: tuple[str, ...] = ("forest", "ablation", "domains", "distributions")
 """Every figure per scorer, in the order the report lists them."""
-NEEDS_STATISTICS: frozenset[str] = frozenset({"forest"})
+NEEDS_STATISTICS: frozenset[str] = frozenset({"forest", "ablation"})
 """Figures drawn from the statistics (CIs, Holm p); the others need only the collected
 data (``Prepared.early_summary``), so they can be drawn while the statistics run."""
 
@@ -529,6 +573,7 @@ def plan_plots(
         domains = any(data.models[m].domains for m in summary.models)
         show = {
             "forest": bool(comps),
+            "ablation": bool(ablation_groups(summary.conditions)),
             "domains": domains and (len(summary.models) == 1 or bool(comps)),
             "distributions": any(v for per in scores[scorer].values() for v in per.values()),
         }
