@@ -7,14 +7,16 @@ Three measurements per backend (``--backend sqlite``, ``postgres`` or ``both``):
    by a barrier once they have started. Each reads ``unfinished(run_id)`` once and walks
    the keys not visibly claimed in that order, ``--batch`` at a time, as the runner does
    (reading again when its list is used up), until nothing is left. ``--record batch`` is
-   the runner's way: offer the next ``CLAIM_WINDOW`` batches of the queue to ``claim`` with
-   ``limit=--batch`` (the first free batch in it is claimed, passing over other workers'
-   claims in one call) and record the won keys in one transaction (``record_many``).
-   ``--record each`` is the straightforward way (and the runner's before): claim the next
-   ``--batch`` keys, record each won key in its own transaction. Reports wall
-   time, claims won/s, claim calls/s, conflicts (keys tried but not won), items/s, where
-   the workers' time went (scan, claim, record) and checks every item is done exactly
-   once (done == N, every ``attempts`` == 1, keys won and records accepted both == N).
+   the runner's way: claim the next ``--batch`` keys; once a claim wins fewer than it
+   offered (another worker is on the run), offer the next ``CLAIM_WINDOW`` batches of the
+   queue to ``claim`` with ``limit=--batch`` (the first free batch in it is claimed,
+   passing over other workers' claims in one call); record the won keys in one
+   transaction (``record_many``). ``--record each`` is the straightforward way (and the
+   runner's before): claim the next ``--batch`` keys, record each won key in its own
+   transaction. Reports wall time, claims won/s, claim calls/s, conflicts (keys tried
+   but not won), items/s, where the workers' time went (scan, claim, record) and checks
+   every item is done exactly once (done == N, every ``attempts`` == 1, keys won and
+   records accepted both == N).
 2. **End to end.** A run of ``--limit`` bundled probes × 2 conditions × ``--samples`` is
    planned against an instant fake OpenAI server (``tests/fake_openai_server.py``) by
    ``run_ab`` stopped at its "start" event, then ``--workers`` ``lem worker --until-empty``
@@ -296,6 +298,7 @@ def _ledger_worker(
     cpu0 = time.process_time()
     pc, cpu = time.perf_counter, time.process_time
     queue: list[str] = []
+    shared = False
     while True:
         if not queue:
             t0, c0 = pc(), cpu()
@@ -312,7 +315,7 @@ def _ledger_worker(
                 continue
             queue = free
         t0 = pc()
-        if mode == "batch":
+        if shared:
             keys = queue[: batch * CLAIM_WINDOW]
             won = store.claim(keys, worker, LEASE_S, limit=batch)
             used = len(keys) if len(won) < batch else keys.index(won[-1]) + 1
@@ -320,6 +323,7 @@ def _ledger_worker(
             keys = queue[:batch]
             won = store.claim(keys, worker, LEASE_S)
             used = len(keys)
+            shared = mode == "batch" and len(won) < len(keys)
         queue = queue[used:]
         st["claim_s"] += pc() - t0
         n["claim_calls"] += 1

@@ -69,9 +69,10 @@ ProgressHook = Callable[[str, dict[str, Any]], None]
 """Called with ("start", {total}) then ("result", {ok, tokens}) per generation, then ("end", {})."""
 
 CLAIM_WINDOW = 8
-"""A claim offers the next ``CLAIM_WINDOW`` batches of the worker's queue and takes the
-first free batch in it, so workers going through one run in the same order pass over each
-other's claims in one call instead of one call per claimed batch."""
+"""Once a claim finds items of the run held by another worker, each claim offers the next
+``CLAIM_WINDOW`` batches of the worker's queue and takes the first free batch in it, so
+workers going through one run in the same order pass over each other's claims in one call
+instead of one call per claimed batch (a worker alone claims its next batch plainly)."""
 RECORD_BATCH = 32
 """Results stored per ledger transaction at most."""
 RECORD_WAIT_S = 0.05
@@ -654,11 +655,18 @@ def execute(exp: Experiment, store: Store, *, progress: ProgressHook | None = No
         size = max(1, exp.backend.preferred_batch_size())
         queue = [r["key"] for r in todo]
         rows = {r["key"]: r for r in todo}
+        shared = False  # another worker holds items of this run: claim through windows
         while queue:
-            window = queue[: size * CLAIM_WINDOW]
-            claimed = store.claim(window, worker, exp.config.lease_s, limit=size)
+            if shared:
+                window = queue[: size * CLAIM_WINDOW]
+                claimed = store.claim(window, worker, exp.config.lease_s, limit=size)
+                used = len(window) if len(claimed) < size else window.index(claimed[-1]) + 1
+            else:
+                window = queue[:size]
+                claimed = store.claim(window, worker, exp.config.lease_s)
+                used = len(window)
+                shared = len(claimed) < len(window)
             heartbeat.hold(claimed)
-            used = len(window) if len(claimed) < size else window.index(claimed[-1]) + 1
             queue = queue[used:]
             tally.skipped += used - len(claimed)
             if not claimed:
