@@ -903,7 +903,7 @@ def finish(prep: Prepared, plots: Mapping[str, Mapping[str, PlotFiles]] | None =
     """The statistics over prepared data: every number of the report (``plots``: per
     scorer, the figures the report has, :func:`lem.report.plots.plan_plots`)."""
     from lem.analysis.stats import holm
-    from lem.report.axes import ablation_tables, placement_tables
+    from lem.report.axes import ablation_tables, echo_checks, placement_tables
 
     settings, sources = prep.settings, prep.sources
     models = [s.model for s in sources]
@@ -970,6 +970,8 @@ def finish(prep: Prepared, plots: Mapping[str, Mapping[str, PlotFiles]] | None =
             ablation=ablation or None,
             placements=placements or None,
         )
+    for plain_id, checks in echo_checks(per_scorer).items():
+        per_scorer[plain_id] = per_scorer[plain_id].model_copy(update={"echo": checks})
     has_families = any(s.paraphrase for s in per_scorer.values())
     summary = ReportSummary(
         format=REPORT_FORMAT,

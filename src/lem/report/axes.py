@@ -30,20 +30,28 @@ from lem.report.summary import (
     AblationAxiom,
     AblationSummary,
     AxisDelta,
+    EchoCheck,
     PlacementCell,
     PlacementSummary,
+    ScorerSummary,
 )
 
 __all__ = [
+    "ECHO_WARN_SHARE",
     "PLACEMENT_KINDS",
     "ablation_groups",
     "ablation_tables",
+    "echo_checks",
     "placement_groups",
     "placement_tables",
 ]
 
 PLACEMENT_KINDS = ("system", "prefix", "suffix", "sandwich", "wrap")
 """The placement condition kinds, in table order."""
+
+ECHO_WARN_SHARE = 0.5
+"""A kernel condition's gain is flagged when more than this share of it disappears once the
+kernel's own words are masked out of the answers."""
 
 _AXIOMS = re.compile(r"^axioms:(?P<kernel>[^/]+)(?:/(?P<variant>minus|only)-(?P<axiom>.+))?$")
 
@@ -277,3 +285,40 @@ def placement_tables(
             )
         )
     return out
+
+
+def echo_checks(per_scorer: Mapping[str, ScorerSummary]) -> dict[str, list[EchoCheck]]:
+    """Per plain scorer with a ``masked:`` twin in the report: each kernel condition's Δ vs
+    baseline under both (the same comparison ids), and whether most of a gain is echo."""
+    out: dict[str, list[EchoCheck]] = {}
+    for masked_id, masked in per_scorer.items():
+        if not masked_id.startswith("masked:"):
+            continue
+        plain_id = masked_id.removeprefix("masked:").partition("@")[0]
+        plain = per_scorer.get(plain_id)
+        if plain is None:
+            continue
+        m_delta = {
+            c.id: c.stats.mean_delta
+            for c in masked.comparisons
+            if c.kind == "condition" and c.stats is not None
+        }
+        checks = out.setdefault(plain_id, [])
+        for c in plain.comparisons:
+            if c.kind != "condition" or c.stats is None or c.id not in m_delta:
+                continue
+            d, dm = c.stats.mean_delta, m_delta[c.id]
+            share = 1.0 - dm / d if d > 0 else None
+            checks.append(
+                EchoCheck(
+                    comparison=c.id,
+                    model=c.model_b,
+                    condition=c.condition_b,
+                    masked_scorer=masked_id,
+                    delta=d,
+                    masked_delta=dm,
+                    echo_share=share,
+                    warn=share is not None and share > ECHO_WARN_SHARE,
+                )
+            )
+    return {k: v for k, v in out.items() if v}

@@ -617,15 +617,27 @@ def _axes(report: ReportSummary | None, scorer: str) -> dict[str, Any] | None:
     (report.md's), or None when the report has neither."""
     from lem.report.markdown import (
         ABLATION_HEADER,
+        ECHO_HEADER,
         ablation_lead,
         ablation_row,
+        echo_lead,
+        echo_row,
         placement_rows,
     )
 
     data = report.scorers.get(scorer) if report is not None else None
-    if data is None or not (data.ablation or data.placements):
+    if data is None or not (data.ablation or data.placements or data.echo):
         return None
     return {
+        "echo": [
+            {
+                "lead": echo_lead(data.echo, scorer).replace("**", ""),
+                "header": list(ECHO_HEADER),
+                "rows": [echo_row(e) for e in data.echo],
+            }
+        ]
+        if data.echo
+        else [],
         "ablation": [
             {
                 "lead": ablation_lead(t),

@@ -27,6 +27,7 @@ from lem.report.summary import (
     Description,
     DomainDeltaCell,
     Driver,
+    EchoCheck,
     ModelSummary,
     Mover,
     ParaphraseComparison,
@@ -40,6 +41,7 @@ from lem.report.summary import (
 
 __all__ = [
     "ABLATION_HEADER",
+    "ECHO_HEADER",
     "PARAPHRASE_FAMILY_HEADER",
     "PARAPHRASE_HEADER",
     "ablation_lead",
@@ -486,7 +488,45 @@ def placement_rows(t: PlacementSummary) -> list[list[str]]:
     ]
 
 
-def _axes(doc: _Doc, data: ScorerSummary, h: str) -> None:
+ECHO_HEADER = ("model", "condition", "Δ", "masked Δ", "echo share", "")
+"""The columns of :func:`echo_row`."""
+
+
+def echo_row(e: EchoCheck) -> list[str]:
+    """A kernel condition's line of the kernel-echo table, as printed."""
+    return [
+        e.model,
+        e.condition,
+        fmt_delta(e.delta),
+        fmt_delta(e.masked_delta),
+        fmt_percent(e.echo_share),
+        "mostly echo" if e.warn else "",
+    ]
+
+
+def echo_lead(checks: Sequence[EchoCheck], scorer: str) -> str:
+    """The paragraph above the kernel-echo table, with the warning when one is due."""
+    masked = checks[0].masked_scorer
+    warned = [e for e in checks if e.warn]
+    text = (
+        f"Each kernel condition's Δ vs baseline under {_code(scorer)} and under "
+        f"{_code(masked)}, which scores every answer (baseline included) with the kernel's "
+        "own words removed. Echo share: the part of a gain that disappears without them."
+    )
+    if warned:
+        text += (
+            f" **Warning: {len(warned)} of {len(checks)} kernel condition"
+            f"{'' if len(checks) == 1 else 's'} got most of their gain from repeating the "
+            "kernel's words**, not from what the words describe; read those gains with care."
+        )
+    return text
+
+
+def _axes(doc: _Doc, data: ScorerSummary, scorer: str, h: str) -> None:
+    if data.echo:
+        doc.add(f"## Kernel echo{h}", "")
+        doc.add(echo_lead(data.echo, scorer), "")
+        doc.add(*_table(list(ECHO_HEADER), [echo_row(e) for e in data.echo], "llrrrl"))
     if data.ablation:
         doc.add(f"## Kernel ablation{h}", "")
         doc.add(
@@ -632,7 +672,7 @@ def render_markdown(summary: ReportSummary) -> str:
         _lineages(doc, data, summary.conditions, h)
         _pairs(doc, data, h)
         _paraphrase(doc, data, summary.settings.band, summary.methods.ci.small_n_below, h)
-        _axes(doc, data, h)
+        _axes(doc, data, scorer, h)
         doc.add(f"## Models{h}", "")
         doc.add(
             "Drivers: the signals behind each probe's change, "

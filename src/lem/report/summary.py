@@ -48,6 +48,7 @@ __all__ = [
     "EarlyScorer",
     "EarlyStats",
     "EarlySummary",
+    "EchoCheck",
     "EffectSizesMethod",
     "HolmMethod",
     "HolmSummary",
@@ -417,6 +418,22 @@ class PlacementSummary(_Model):
     family_size: int
 
 
+class EchoCheck(_Model):
+    """A kernel condition's Δ vs baseline under a scorer and under its kernel-masked twin
+    (``masked:SCORER``: the kernel's own words removed from every answer before scoring).
+    ``echo_share`` = 1 − masked Δ / Δ (for a positive Δ): the part of the gain that
+    disappears with the kernel's words; ``warn`` when it is more than half."""
+
+    comparison: str
+    model: str
+    condition: str
+    masked_scorer: str
+    delta: float
+    masked_delta: float
+    echo_share: float | None
+    warn: bool
+
+
 class HolmSummary(_Model):
     """The scorer's Holm family: its size, the MDE's level and the comparisons left out."""
 
@@ -436,7 +453,7 @@ class ScorerSummary(_Sections):
     """Everything the report computed under one scorer; ``paraphrase`` only when some
     model's probes have families (absent from the dump otherwise)."""
 
-    _optional: ClassVar[tuple[str, ...]] = ("paraphrase", "ablation", "placements")
+    _optional: ClassVar[tuple[str, ...]] = ("paraphrase", "ablation", "placements", "echo")
 
     holm: HolmSummary
     drivers: Literal["weighted", "raw"]
@@ -449,6 +466,7 @@ class ScorerSummary(_Sections):
     paraphrase: list[ParaphraseComparison] | None = None
     ablation: list[AblationSummary] | None = None
     placements: list[PlacementSummary] | None = None
+    echo: list[EchoCheck] | None = None
 
 
 # ---- settings, methods, sources ----------------------------------------------------------
