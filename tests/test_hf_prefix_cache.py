@@ -442,6 +442,7 @@ def test_growing_layer_appends_in_place(cached: HFBackend) -> None:
     more = torch.randn(3, 3, 1, 4, dtype=torch.float64)
     keys, _ = layer.update(more, more)
     assert torch.equal(keys, torch.cat([reference[[1, 1, 0]], more], dim=-2))
+    assert layer._buffers[0].shape == (3, 3, 10, 4)  # 8 outgrew 7 by a quarter; 9 fits
 
 
 def test_generation_never_regrows_the_prefix_cache(cached: HFBackend, plain: HFBackend) -> None:

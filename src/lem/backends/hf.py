@@ -394,8 +394,8 @@ class HFBackend(LocalModelBackend):
         The forward pass runs on the distinct rows of the padded batch itself (same width,
         same padding, position ids from the mask as ``generate`` derives them), so the
         expanded cache is what ``generate``'s own prefill would have built for those
-        columns, and ``generate`` continues from the last prompt token. For a model with the
-        prefix cache's layout the cache has room for ``new_tokens`` more positions.
+        columns, and ``generate`` continues from the last prompt token. For a full-attention
+        model the cache has room for the prompt and ``new_tokens`` (:func:`_growing_cache`).
         """
         import torch
         from transformers import DynamicCache
@@ -563,13 +563,15 @@ def _growing_layer_class() -> type:
     from transformers.cache_utils import DynamicLayer
 
     class GrowingLayer(DynamicLayer):
-        """``keys``/``values`` are views of the first positions of larger buffers. Whatever
-        replaces them (``reorder_cache``, ``crop``) is copied into new buffers on the next
-        ``update``."""
+        """``keys``/``values`` are views of the first positions of buffers of
+        :attr:`capacity` positions (the first update's length plus ``room``; a quarter more
+        when outgrown). Whatever replaces them (``reorder_cache``, ``crop``) is copied into
+        new buffers on the next ``update``."""
 
         def __init__(self, room: int) -> None:
             super().__init__()
             self.room = max(0, room)
+            self.capacity = 0
             self._buffers: tuple[torch.Tensor, torch.Tensor] | None = None
             self._view: torch.Tensor | None = None
 
@@ -581,8 +583,11 @@ def _growing_layer_class() -> type:
             n, add = self.get_seq_length(), key_states.shape[-2]
             buffers = self._buffers
             if buffers is None or self.keys is not self._view or buffers[0].shape[-2] < n + add:
-                spare = max(self.room, (n + add) // 4) if buffers is not None else self.room
-                size = (*key_states.shape[:-2], n + add + spare)
+                if not self.capacity:
+                    self.capacity = n + add + self.room
+                elif n + add > self.capacity:
+                    self.capacity = n + add + (n + add) // 4
+                size = (*key_states.shape[:-2], self.capacity)
                 keys = key_states.new_empty((*size, key_states.shape[-1]))
                 values = value_states.new_empty((*size, value_states.shape[-1]))
                 if n:
