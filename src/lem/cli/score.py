@@ -254,6 +254,55 @@ def _with_ci(value: Any, ci: Any) -> str:
     return f"{value:.3f}"
 
 
+@app.command("calibrate")
+def calibrate(
+    scorer: list[str] = _SCORER,
+    file: Path | None = typer.Option(
+        None, "--file", help="A calibration file (default: lem's own, 8 items)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the outcome of every pair."),
+    judge: str | None = _JUDGE,
+    api_key_env: str = _KEY_ENV,
+    concurrency: int = _CONC,
+    db: str = _DB,
+) -> None:
+    """Check scorers against the calibration set: answers with agreed orderings
+    (substantive > curt > degenerate; substantive > kernel echo)."""
+    from lem.scoring.calibration import calibrate as _calibrate
+    from lem.scoring.calibration import load_calibration
+    from lem.scoring.service import build_scorers
+
+    data = load_calibration(file)
+    scorers = build_scorers(scorer, **_scorer_options(scorer, judge, api_key_env, concurrency, db))
+    results = [_calibrate(s, data) for s in scorers]
+    if as_json:
+        for r in results:
+            typer.echo(
+                json.dumps(
+                    {
+                        "scorer": r.scorer,
+                        "counts": r.counts(),
+                        "pairs": [{**vars(p), "outcome": p.outcome} for p in r.pairs],
+                    }
+                )
+            )
+        return
+    kinds = list(data["orderings"])
+    table = Table(title="Calibration: pairs right / tied / wrong (failed)")
+    table.add_column("scorer")
+    for kind in kinds:
+        table.add_column(kind, justify="right")
+    for r in results:
+        c = r.counts()
+        cells = []
+        for kind in kinds:
+            k = c.get(kind, {"right": 0, "tied": 0, "wrong": 0, "failed": 0})
+            cell = f"{k['right']} / {k['tied']} / {k['wrong']}"
+            cells.append(cell + (f" ({k['failed']})" if k["failed"] else ""))
+        table.add_row(r.scorer, *cells)
+    Console().print(table)
+
+
 @app.command("list")
 def list_scorers() -> None:
     """List registered scorers with version and definition hash."""
