@@ -229,3 +229,24 @@ def test_a_system_placement_that_falls_back_is_recorded_not_counted_twice(
     with clash if template != "system" else contextlib.nullcontext():
         plain = cfg.model_copy(update={"placements": [], "conditions": ["system:t", "prefix:t"]})
         prepare(plain, backend)
+
+
+def test_the_domain_table_turns_or_steps_aside_when_conditions_do_not_fit() -> None:
+    from rich.console import Console
+
+    from lem.results import _domain_table
+
+    conds = ["baseline", *ablation_specs(resolve_kernels([])["lek"])]
+    cats = {"privacy": {c: [1.0, 2.0] for c in conds}, "health": {c: [3.0] for c in conds}}
+    narrow = Console(width=80, record=True)
+    _domain_table(narrow, "lek-v2", conds, cats)
+    text = narrow.export_text()
+    assert "┃ condition          ┃ health ┃ privacy ┃" in text
+    assert "│ axioms:lek/only-5  │   3.00 │    1.50 │" in text
+    wide = Console(width=400, record=True)
+    _domain_table(wide, "lek-v2", conds[:3], cats)
+    assert "┃ domain  ┃ baseline ┃ axioms:lek ┃ axioms:lek/minus-1 ┃" in wide.export_text()
+    many = {f"domain-{i:02d}": {c: [1.0] for c in conds} for i in range(12)}
+    tiny = Console(width=60, record=True)
+    _domain_table(tiny, "lek-v2", conds, many)
+    assert "12 domains × 12 conditions do not fit" in tiny.export_text().replace("\n", " ")

@@ -125,6 +125,45 @@ def _score_row(score: Score) -> dict[str, Any]:
     }
 
 
+def _domain_table(
+    console: Console, scorer: str, conds: list[str], cats: dict[str, dict[str, list[float]]]
+) -> None:
+    """Mean score per domain × condition; turned so conditions are rows when the
+    conditions do not fit across the terminal, left out (with a pointer) when neither
+    way fits."""
+    from lem.numfmt import fmt_mean
+    from lem.report.analysis import mean_score
+
+    domains = sorted(cats)
+
+    def width(rows: list[str], cols: list[str]) -> int:
+        return max(map(len, rows)) + sum(max(len(c), 5) + 3 for c in cols) + 4
+
+    cells = {(d, c): fmt_mean(mean_score(cats[d].get(c, []))) for d in domains for c in conds}
+    title = f"mean {scorer} by domain"
+    if width(domains, conds) <= console.width:
+        dom = Table(title=title, title_justify="left")
+        dom.add_column("domain")
+        for c in conds:
+            dom.add_column(c, justify="right")
+        for d in domains:
+            dom.add_row(d, *(cells[(d, c)] for c in conds))
+    elif width(conds, domains) <= console.width:
+        dom = Table(title=title, title_justify="left")
+        dom.add_column("condition")
+        for d in domains:
+            dom.add_column(d, justify="right")
+        for c in conds:
+            dom.add_row(c, *(cells[(d, c)] for d in domains))
+    else:
+        console.print(
+            f"mean {scorer} by domain: {len(domains)} domains × {len(conds)} conditions do "
+            "not fit this terminal; `lem report` has the table"
+        )
+        return
+    console.print(dom)
+
+
 def print_summary(
     responses: Sequence[ScoredResponse],
     console: Console,
@@ -166,7 +205,10 @@ def print_summary(
     base = scores.get(BASELINE) if BASELINE in conds else None
     table = Table(title=title or f"{scorer} by condition — {model}", title_justify="left")
     for col in ("condition", "n", "mean", "Δ vs baseline", "improved", "regressed", "unchanged"):
-        table.add_column(col, justify="left" if col == "condition" else "right")
+        if col == "condition":
+            table.add_column(col, overflow="fold")
+        else:
+            table.add_column(col, justify="right")
     for cond in conds:
         vals = scores[cond]
         paired = None
@@ -184,13 +226,7 @@ def print_summary(
         )
     console.print(table)
     if cats:
-        dom = Table(title=f"mean {scorer} by domain", title_justify="left")
-        dom.add_column("domain")
-        for c in conds:
-            dom.add_column(c, justify="right")
-        for cat in sorted(cats):
-            dom.add_row(cat, *(fmt_mean(mean_score(cats[cat].get(c, []))) for c in conds))
-        console.print(dom)
+        _domain_table(console, scorer, conds, cats)
     if errors:
         console.print(f"[yellow]{errors} generation(s) failed or unfinished: not scored[/]")
     if empty:
