@@ -40,7 +40,13 @@ def _run(
     score difference and the likely cause of each difference. Each model is a resumable
     run in --db."""
     from lem.cli.progress import RichProgress
-    from lem.parity.report import SUMMARY_COLUMNS, parity_dict, summary_rows, write_parity
+    from lem.parity.report import (
+        FOOTNOTE,
+        SUMMARY_COLUMNS,
+        parity_dict,
+        summary_rows,
+        write_parity,
+    )
     from lem.parity.run import run_parity
 
     base: ParityConfig = load_config(config, ParityConfig)
@@ -85,8 +91,8 @@ def _run(
         for run in outcome.runs:
             stdout.print(f"{run.label} = {escape(run.spec)}")
         stdout.print(table)
-        how = f"tokenizer of {outcome.tokenizer}" if outcome.tokenizer else "no tokenizer"
-        stdout.print(f"div. tok: median first diverging token of the mismatches ({escape(how)})")
+        how = f"tokenizer of {outcome.tokenizer}" if outcome.tokenizer else "no tokenizer: chars"
+        stdout.print(escape(FOOTNOTE.format(how=how)))
     if out is not None:
         js, md = write_parity(outcome, out)
         console.print(f"wrote {js} and {md}")

@@ -4,17 +4,20 @@ the terminal table: one source of every number, printed with :mod:`lem.numfmt`'s
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 from lem.numfmt import DASH, fmt_delta, fmt_fixed, fmt_mean, fmt_p, fmt_percent
-from lem.parity.compare import PairResult
+from lem.parity.compare import NUMERICS, UNDETERMINED, PairResult
 from lem.parity.config import GREEDY
 from lem.parity.run import ParityOutcome
 from lem.redact import redact
 
 __all__ = [
+    "FOOTNOTE",
     "MAX_LISTED",
+    "SHORT",
     "SUMMARY_COLUMNS",
     "parity_dict",
     "parity_markdown",
@@ -22,11 +25,21 @@ __all__ = [
     "write_parity",
 ]
 
+SHORT = {NUMERICS: "numerics", UNDETERMINED: "undetermined"}
+"""Cause labels as the summary table prints them (its footnote explains them)."""
+
 MAX_LISTED = 50
 """Mismatches listed per pair in ``parity.md`` (``parity.json`` has them all)."""
 
 SUMMARY_COLUMNS = ("pair", "items", "exact", "div. tok", "Δ {scorer} [95% CI]", "likely causes")
 """The summary table's columns (terminal and Markdown)."""
+
+
+FOOTNOTE = (
+    "div. tok: median first diverging token of the mismatches ({how}); numerics: same "
+    "prompt, same settings; undetermined: a server's prompt could not be compared."
+)
+"""The line under the summary table."""
 
 
 def _rate(matches: int, items: int) -> float | None:
@@ -121,17 +134,24 @@ def parity_dict(outcome: ParityOutcome) -> dict[str, Any]:
     }
 
 
+def _ci(low: float, high: float) -> str:
+    """A CI as ``[low, high]``; ``[—, —]`` when a bound is undefined or infinite (one
+    differing item among many identical ones leaves the studentized bootstrap without a
+    finite bound; ``parity.json`` has ``null`` there)."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"[{DASH}, {DASH}]"
+    return f"[{fmt_delta(low)}, {fmt_delta(high)}]"
+
+
 def _delta_ci(pair: PairResult, scorer: str) -> str:
     st = pair.scores.get(scorer)
     if st is None:
         return DASH
-    if st.ci.low != st.ci.low:  # NaN: too few pairs for an interval
-        return fmt_delta(st.mean_delta)
-    return f"{fmt_delta(st.mean_delta)} [{fmt_delta(st.ci.low)}, {fmt_delta(st.ci.high)}]"
+    return f"{fmt_delta(st.mean_delta)} {_ci(st.ci.low, st.ci.high)}"
 
 
 def _causes(pair: PairResult) -> str:
-    return "; ".join(f"{label} ×{n}" for label, n in pair.causes()) or DASH
+    return "; ".join(f"{SHORT.get(label, label)} ×{n}" for label, n in pair.causes()) or DASH
 
 
 def _divergence(pair: PairResult) -> str:
@@ -192,6 +212,8 @@ def parity_markdown(outcome: ParityOutcome) -> str:
     header = [c.format(scorer=scorer) for c in SUMMARY_COLUMNS]
     lines += ["", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in summary_rows(outcome)]
+    how = f"tokenizer of `{outcome.tokenizer}`" if outcome.tokenizer else "no tokenizer: characters"
+    lines += ["", FOOTNOTE.format(how=how)]
     for p in outcome.pairs:
         lines += ["", f"## {p.a} vs {p.b}", ""]
         if p.incomplete:
@@ -209,7 +231,7 @@ def parity_markdown(outcome: ParityOutcome) -> str:
             if st is None:
                 lines.append(f"| {sid} | 0 | {DASH} | {DASH} | {DASH} | {DASH} | {DASH} |")
                 continue
-            ci = f"[{fmt_delta(st.ci.low)}, {fmt_delta(st.ci.high)}]"
+            ci = _ci(st.ci.low, st.ci.high)
             lines.append(
                 f"| {sid} | {st.n} | {fmt_mean(st.mean_a)} | {fmt_mean(st.mean_b)} | "
                 f"{fmt_delta(st.mean_delta)} | {ci} | {fmt_p(st.p_wilcoxon)} |"
