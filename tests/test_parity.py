@@ -507,24 +507,28 @@ def test_cli_json_against_scripted_server(scripted: dict[str, Any]) -> None:
 def test_cli_table_fits_80_columns(scripted: dict[str, Any]) -> None:
     from lem.numfmt import fmt_delta
 
+    out = scripted["tmp"] / "table"
     res = lem("parity", "-m", "hf:demo", "-m", f"openai:{scripted['url']}", *SETTINGS,
-              "--db", scripted["db"], "-q")  # fmt: skip
+              "--db", scripted["db"], "-q", "--out", str(out))  # fmt: skip
     assert res.returncode == 0, res.stderr
+    assert res.stderr.count(" 0 generated") == 2  # resumed: nothing new
     lines = res.stdout.splitlines()
     assert max(len(ln) for ln in lines) <= 80, res.stdout
     row = next(ln for ln in lines if "M1–M2" in ln)
     cells = [c.strip() for c in row.split("│")[1:-1]]
-    assert cells[:3] == ["M1–M2", "4", "25.0%"]
-    assert res.stderr.count(" 0 generated") == 2  # resumed: nothing new
-    data = json.loads(lem("parity", "-m", "hf:demo", "-m", f"openai:{scripted['url']}", *SETTINGS,
-                          "--db", scripted["db"], "-q", "--json").stdout)  # fmt: skip
-    st = data["pairs"][0]["scores"]["lek-v2"]
+    pair = json.loads((out / "parity.json").read_text(encoding="utf-8"))["pairs"][0]
+    st = pair["scores"]["lek-v2"]
+    median = pair["first_divergence"]["median_token"]
+    assert cells[:4] == [
+        "M1–M2",
+        "4",
+        "25.0%",
+        str(int(median)) if median == int(median) else f"{median:.1f}",
+    ]
     assert cells[4].startswith(fmt_delta(st["mean_delta"]) + " [")
-    table = res.stdout
-    for label in ("numerics", "stop handling", "rendered prompt"):
-        assert label in " ".join(table.split()), table
-    median = data["pairs"][0]["first_divergence"]["median_token"]
-    assert cells[3] == (str(int(median)) if median == int(median) else f"{median:.1f}")
+    at = lines.index(row)
+    wrapped = [ln.split("│")[6].strip() for ln in lines[at:] if ln.startswith("│")]
+    assert " ".join(wrapped) == "rendered prompt ×1; stop handling ×1; numerics ×1"
 
 
 # ---- real backends: hf vs mlx vs mlx_lm.server on the demo model ---------------------------
@@ -582,3 +586,31 @@ def test_hf_mlx_and_mlx_lm_server_agree_on_the_demo_model(
     assert out.runs[0].tokenizer == out.runs[1].tokenizer is not None
     assert out.runs[2].fingerprint is None and out.runs[2].renders_locally is False
     assert out.tokenizer == str(demo_model_dir)
+
+
+def test_summary_row_and_markdown_of_one_difference_among_many() -> None:
+    from lem.parity.report import parity_dict, parity_markdown, summary_rows
+    from lem.parity.run import ParityOutcome
+    from lem.runner import RunOutcome
+
+    n = 30
+    a = run("M1", [item("same", probe_id=f"P{i}", scores={"s": 2.0}) for i in range(n)])
+    b = run(
+        "M2",
+        [item("same", probe_id=f"P{i}", scores={"s": 2.0}) for i in range(n - 1)]
+        + [item("sane", probe_id=f"P{n - 1}", scores={"s": 1.7})],
+    )
+    pair = compare_pair(a, b, ["s"], codec=WordCodec())
+    done = RunOutcome("r", "db", False, n, 0, 0, 0, 0, 0.0, "done")
+    outcome = ParityOutcome(
+        ParityConfig(models=["spec-M1", "spec-M2"]), [a, b], [done, done], [pair], ["s"], None
+    )
+    # one differing item among 30: the studentized bootstrap has no finite bound
+    assert summary_rows(outcome) == [["M1–M2", "30", "96.7%", "0", "-0.01 [—, —]", "numerics ×1"]]
+    data = parity_dict(outcome)["pairs"][0]
+    assert data["scores"]["s"]["ci"] == {"low": None, "high": None, "level": 0.95}
+    assert data["scores"]["s"]["mean_delta"] == -0.01
+    assert data["exact_match_rate"] == round(29 / 30, 6)
+    md = parity_markdown(outcome)
+    assert "| M1–M2 | 30 | 96.7% | 0 | -0.01 [—, —] | numerics ×1 |" in md
+    assert "| P29 | baseline | 2 | 0 | numerics (same prompt, same settings): same rendered" in md
