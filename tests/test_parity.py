@@ -614,3 +614,36 @@ def test_summary_row_and_markdown_of_one_difference_among_many() -> None:
     md = parity_markdown(outcome)
     assert "| M1–M2 | 30 | 96.7% | 0 | -0.01 [—, —] | numerics ×1 |" in md
     assert "| P29 | baseline | 2 | 0 | numerics (same prompt, same settings): same rendered" in md
+
+
+def test_an_option_no_model_takes_is_a_warning() -> None:
+    from lem.errors import LemWarning
+
+    with pytest.warns(LemWarning, match=r"^--concurrency: no model here takes it; ignored$"):
+        ParityConfig(models=["hf:demo", "mlx:demo"], concurrency=2).checked()
+
+
+def test_yaml_settings_and_flags_merge(tmp_path: Path) -> None:
+    from lem.cli.schema import collect
+    from lem.config import load_config
+
+    path = tmp_path / "parity.yaml"
+    path.write_text("models: [hf:demo, mlx:demo]\nmax_tokens: 32\nconditions: [baseline]\n")
+    cfg = load_config(path, ParityConfig).merged(collect(ParityConfig, {"max_tokens": 8}))
+    assert (cfg.models, cfg.max_tokens, cfg.conditions) == (
+        ["hf:demo", "mlx:demo"],
+        8,
+        ["baseline"],
+    )
+    assert cfg.ab_config("mlx:demo").max_tokens == 8
+    from lem.errors import InputError
+
+    path.write_text("models: [hf:demo, mlx:demo]\ntemperature: 0.0\nsamples: 1\n")
+    assert load_config(path, ParityConfig).models == ["hf:demo", "mlx:demo"]  # greedy: fine
+    path.write_text("models: [hf:demo, mlx:demo]\ntemperature: 0.7\n")
+    with pytest.raises(InputError) as exc:
+        load_config(path, ParityConfig)
+    assert str(exc.value) == (
+        f"config file {path}: temperature 0.7: lem parity decodes greedily (temperature 0, "
+        "top_p 1, one sample, seed 0); sampled answers cannot be compared token by token"
+    )

@@ -50,7 +50,7 @@ def _run(
     from lem.parity.run import run_parity
 
     base: ParityConfig = load_config(config, ParityConfig)
-    cfg = base.merged(collect(ParityConfig, flags)).checked()
+    cfg = base.merged(collect(ParityConfig, flags))
     if out is not None and out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; give a folder for parity.json and parity.md")
     console = Console(stderr=True)

@@ -16,7 +16,7 @@ import copy
 import warnings
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lem.config import ABConfig, make_config, merge_settings
 from lem.errors import InputError, LemWarning
@@ -84,6 +84,24 @@ class ParityConfig(BaseModel):
     window: int = Field(
         40, ge=1, le=1000, description="Characters of each continuation shown after a divergence."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _greedy(cls, data: Any) -> Any:
+        """Decoding settings from an A/B file are accepted when greedy, else an error that
+        says why (parity compares greedy answers only)."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for key, value in data.items():
+            if key in GREEDY:
+                if value != GREEDY[key]:
+                    raise ValueError(
+                        f"{key} {value!r}: lem parity decodes greedily (temperature 0, top_p 1, "
+                        "one sample, seed 0); sampled answers cannot be compared token by token"
+                    )
+                del out[key]
+        return out
 
     @field_validator("dtype")
     @classmethod
