@@ -84,9 +84,13 @@ def main() -> None:
     model = args.model or build_random_model(args.random_model)
     reqs = requests(args.samples, args.new_tokens, args.condition)
 
-    single = HFBackend(model, dtype=args.dtype, batch_size=1)
-    plain = HFBackend(model, dtype=args.dtype, batch_size=args.samples, share_prefill=False)
-    shared = HFBackend(model, dtype=args.dtype, batch_size=args.samples)
+    # prefix_cache off everywhere: this measures share_prefill alone (with the prefix
+    # cache, one-at-a-time generation would reuse the whole prompt too)
+    single = HFBackend(model, dtype=args.dtype, batch_size=1, prefix_cache=False)
+    plain = HFBackend(
+        model, dtype=args.dtype, batch_size=args.samples, share_prefill=False, prefix_cache=False
+    )
+    shared = HFBackend(model, dtype=args.dtype, batch_size=args.samples, prefix_cache=False)
     prompt_tokens = len(shared._encode(shared.render(reqs[0].messages)[0]))
     print(
         f"prompt: {prompt_tokens} tokens ({args.condition}); {args.samples} samples, "

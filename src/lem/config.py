@@ -134,6 +134,12 @@ class ABConfig(BaseModel):
     device: str = Field("auto", description="hf: auto, cpu, cuda, cuda:N or mps.")
     dtype: str = Field("auto", description="hf: auto, float32, float16, bfloat16 or float64.")
     trust_remote_code: bool = Field(False, description="hf: allow model code from the model dir.")
+    prefix_cache: bool = Field(
+        True,
+        description="hf: compute a token prefix the batch's prompts share (a kernel) once "
+        "and reuse its KV cache; outputs equal computing it afresh.",
+        json_schema_extra={"off": "--no-prefix-cache"},
+    )
     api_key_env: str = Field(
         "OPENAI_API_KEY", description="openai: environment variable holding the API key."
     )
