@@ -141,20 +141,15 @@ def _domain_table(
 
     cells = {(d, c): fmt_mean(mean_score(cats[d].get(c, []))) for d in domains for c in conds}
     title = f"mean {scorer} by domain"
-    if width(domains, conds) <= console.width:
+    turned = width(domains, conds) > console.width
+    rows, cols = (conds, domains) if turned else (domains, conds)
+    if not turned or width(conds, domains) <= console.width:
         dom = Table(title=title, title_justify="left")
-        dom.add_column("domain")
-        for c in conds:
-            dom.add_column(c, justify="right")
-        for d in domains:
-            dom.add_row(d, *(cells[(d, c)] for c in conds))
-    elif width(conds, domains) <= console.width:
-        dom = Table(title=title, title_justify="left")
-        dom.add_column("condition")
-        for d in domains:
-            dom.add_column(d, justify="right")
-        for c in conds:
-            dom.add_row(c, *(cells[(d, c)] for d in domains))
+        dom.add_column("condition" if turned else "domain")
+        for col in cols:
+            dom.add_column(col, justify="right")
+        for row in rows:
+            dom.add_row(row, *(cells[(col, row) if turned else (row, col)] for col in cols))
     else:
         console.print(
             f"mean {scorer} by domain: {len(domains)} domains × {len(conds)} conditions do "
