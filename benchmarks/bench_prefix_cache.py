@@ -14,7 +14,9 @@ same decoding work), float32:
   kernel next batch B (the next probes) under the condition: with the cache on, the kernel
               comes from the cache (as for every batch after a condition's first).
 
-Each way (`off`: ``prefix_cache=False``; `on`: the default) runs all three per round,
+Each way (`off`: ``prefix_cache=False``; `on`: the default, with ``prefix_attention`` from
+`--prefix-attention`: `cascade`, one copy of the kernel's keys and values attended by every
+row, or `expanded`, a copy per row) runs all three per round,
 alternating which way goes first. Prints seconds per batch, the ratios kernel/baseline for
 both ways (medians over rounds, and the best round), and how many texts `on` and `off`
 agree on (float32: identical up to near ties).
@@ -22,6 +24,7 @@ agree on (float32: identical up to near ties).
     python benchmarks/bench_prefix_cache.py [--random-model 512x8 | --model demo]
                                             [--batch-size 8] [--new-tokens 64] [--rounds 3]
                                             [--condition system:lek] [--json out.json]
+                                            [--prefix-attention cascade|expanded]
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ def timed(
     dt = time.perf_counter() - t0
     assert all(r.ok for r in results), [r.error for r in results if not r.ok][:3]
     assert all(r.completion_tokens == new_tokens for r in results)
+    assert not any(r.extra.get("retried_alone") for r in results)  # no batch failed
     return dt, {r.key: r.text for r in results}
 
 
@@ -103,6 +107,12 @@ def main() -> None:
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's).")
     ap.add_argument("--json", default=None, help="Write the figures to this JSON file.")
+    ap.add_argument(
+        "--prefix-attention",
+        choices=("cascade", "expanded"),
+        default="cascade",
+        help="How the `on` way attends to the cached kernel.",
+    )
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -115,7 +125,14 @@ def main() -> None:
         "off": fixed_length(
             HFBackend(model, dtype=args.dtype, batch_size=args.batch_size, prefix_cache=False)
         ),
-        "on": fixed_length(HFBackend(model, dtype=args.dtype, batch_size=args.batch_size)),
+        "on": fixed_length(
+            HFBackend(
+                model,
+                dtype=args.dtype,
+                batch_size=args.batch_size,
+                prefix_attention=args.prefix_attention,
+            )
+        ),
     }
     on = ways["on"]
     lengths = {
@@ -124,6 +141,7 @@ def main() -> None:
     print(
         f"model {args.model or 'random ' + args.random_model}, {args.dtype}, torch threads "
         f"{torch.get_num_threads()}; batch {args.batch_size}, {args.new_tokens} new tokens; "
+        f"prefix attention {args.prefix_attention}; "
         "prompt tokens (mean): "
         + ", ".join(f"{s} {statistics.mean(v):.0f}" for s, v in lengths.items())
     )
@@ -190,6 +208,7 @@ def main() -> None:
         "new_tokens": args.new_tokens,
         "rounds": args.rounds,
         "dtype": args.dtype,
+        "prefix_attention": args.prefix_attention,
         "mean_prompt_tokens": {s: round(statistics.mean(v), 1) for s, v in lengths.items()},
         "seconds": {
             w: {s: [round(x, 3) for x in v] for s, v in d.items()} for w, d in secs.items()

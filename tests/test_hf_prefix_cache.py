@@ -114,6 +114,8 @@ def _results(
         backend.batch_size = before
     assert sorted(r.key for r in results) == sorted(r.key for r in requests)
     assert all(r.ok for r in results), [r.error for r in results if not r.ok]
+    # A batch that raised would be retried row by row and could still match: not here.
+    assert not any(r.extra.get("retried_alone") for r in results)
     return {r.key: r for r in results}
 
 
@@ -466,4 +468,162 @@ def test_generation_never_regrows_the_prefix_cache(cached: HFBackend, plain: HFB
     for layer, pointer in zip(cache.layers, pointers, strict=True):
         # Every decoding step wrote into the buffers the prefill had allocated.
         assert layer._buffers[0].data_ptr() == pointer == layer.keys.data_ptr()
-        assert layer.keys.shape[-2] >= len(_ids(cached, reqs[0])) + generated - 1
+        assert layer.get_seq_length() >= len(_ids(cached, reqs[0])) + generated - 1
+
+
+# -- cascade attention: one copy of the prefix for every row ---------------------------------
+
+
+def test_cascade_is_the_default_and_expanded_is_an_option(model_dir: Path) -> None:
+    fields = backend_options(HFBackend).model_fields
+    assert fields["prefix_attention"].default == "cascade"
+    with pytest.raises(BackendError, match="prefix_attention"):
+        HFBackend(str(model_dir), prefix_attention="shared")  # type: ignore[arg-type]
+    with pytest.raises(LemError, match="prefix_attention"):
+        create_backend(f"hf:{model_dir}", prefix_attention="shared")
+
+
+class _CascadeCalls:
+    """Every call of the cascade attention function: query length, the rows' keys and the
+    prefix keys it used (shapes and storage), and the model's attention implementation."""
+
+    def __init__(self) -> None:
+        from transformers import AttentionInterface
+
+        from lem.backends import hf
+
+        self.calls: list[dict[str, Any]] = []
+        self._interface = AttentionInterface
+        self._real = hf._cascade_attention_forward
+        self._hf = hf
+
+    def __enter__(self) -> _CascadeCalls:
+        def spy(module: Any, query: Any, key: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+            layer = self._hf._CASCADE.layer
+            self.calls.append(
+                {
+                    "q_len": query.shape[2],
+                    "rows": query.shape[0],
+                    "keys": tuple(key.shape),
+                    "prefix": tuple(layer.prefix[0].shape),
+                    "prefix_ptr": layer.prefix[0].data_ptr(),
+                    "layer": module.layer_idx,
+                }
+            )
+            return self._real(module, query, key, value, *args, **kwargs)
+
+        self._interface.register(self._hf._CASCADE_NAME, spy)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._interface.register(self._hf._CASCADE_NAME, self._real)
+
+
+def test_cascade_keeps_one_copy_of_the_prefix(cached: HFBackend, plain: HFBackend) -> None:
+    _texts(cached, _kernel_requests(PROMPTS[:2], tag="w"), 8)  # registers, stores the kernel
+    (stored,) = cached._prefixes.values()
+    reqs = _kernel_requests(PROMPTS)
+    with _CascadeCalls() as spy:
+        texts = _texts(cached, reqs, 8)
+    assert texts == _texts(plain, reqs, 1)
+    assert cached._model.config._attn_implementation == "sdpa"  # restored
+    kernel = _kernel_tokens(cached)
+    decode = [c for c in spy.calls if c["q_len"] == 1]
+    prefill = [c for c in spy.calls if c["q_len"] > 1]
+    assert prefill and decode
+    assert len(decode) >= 8 * len(cached._model.model.layers)
+    for call in spy.calls:
+        # The cache holds one copy (batch 1, the stored prefix itself) and the rows' keys
+        # are only what comes after it: every decoding step reads the prefix once.
+        rows, prefix_len = call["rows"], call["prefix"][-2]
+        assert rows == len(reqs) and call["prefix"][0] == 1
+        assert prefix_len >= kernel
+        assert call["keys"][0] == rows and call["keys"][-2] < 40 + 16
+        assert call["prefix_ptr"] == stored.layers[call["layer"]][0].data_ptr()
+
+
+def test_cascade_matches_plain_path_in_every_layout(cached: HFBackend, plain: HFBackend) -> None:
+    with _CascadeCalls() as spy:
+        # Suffixes of different lengths, two successive batches (the second from the cache).
+        reqs = _kernel_requests(PROMPTS + MORE_PROMPTS)
+        assert _texts(cached, reqs, 5) == _texts(plain, reqs, 1)
+        # One prompt alone, then the very same prompt again: nothing of it is left to
+        # prefill but its last token, which generate feeds itself.
+        one = _kernel_requests(PROMPTS[:1], tag="o")
+        assert _texts(cached, one, 1) == _texts(plain, one, 1)
+        assert _texts(cached, one, 1) == _texts(plain, one, 1)
+        # Suffixes of one length: no padding, so transformers may pass no mask at all.
+        same = _kernel_requests(["abc", "abd", "abe"], tag="e")
+        assert len({len(_ids(cached, r)) for r in same}) == 1
+        assert _texts(cached, same, 8) == _texts(plain, same, 1)
+        # Seeded sampling, samples sharing their prefill, and stop strings.
+        sampled = [
+            _system(f"s{i}-{j}", KERNEL, p, SAMPLED, seed=7 * i + j)
+            for i, p in enumerate(PROMPTS[:3])
+            for j in range(2)
+        ]
+        assert _texts(cached, sampled, 8) == _texts(plain, sampled, 1)
+        base = _texts(plain, _kernel_requests(PROMPTS[:3], tag="t"), 1)
+        stop = next(t for t, _ in base.values() if len(t) > 4)[2:4]
+        stopping = _kernel_requests(PROMPTS[:3], SamplingParams(max_tokens=16, stop=(stop,)))
+        assert _texts(cached, stopping, 8) == _texts(plain, stopping, 1)
+    assert {c["rows"] for c in spy.calls} >= {1, 3, 5, 6}
+    assert all(c["prefix"][0] == 1 for c in spy.calls)
+
+
+def test_expanded_prefix_attention_matches_plain_path(model_dir: Path, plain: HFBackend) -> None:
+    expanded = HFBackend(str(model_dir), dtype="float64", prefix_attention="expanded")
+    try:
+        reqs = _kernel_requests(PROMPTS)
+        with _CascadeCalls() as spy:
+            assert _texts(expanded, reqs, 4) == _texts(plain, reqs, 1)
+        assert not spy.calls and expanded.prefix_tokens_reused > 0
+    finally:
+        expanded.close()
+
+
+@pytest.mark.parametrize(
+    ("q_len", "padded"), [(1, True), (1, False), (5, True), (5, False)], ids=str
+)
+def test_cascade_attention_equals_attention_over_the_whole_row(q_len: int, padded: bool) -> None:
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    from lem.backends import hf
+
+    gen = torch.Generator().manual_seed(q_len)
+    rows, heads, kv_heads, dim, prefix_len, own = 3, 4, 2, 8, 11, 7
+
+    def rand(*shape: int) -> Any:
+        return torch.randn(*shape, generator=gen, dtype=torch.float64)
+
+    query = rand(rows, heads, q_len, dim)
+    prefix_k, prefix_v = rand(1, kv_heads, prefix_len, dim), rand(1, kv_heads, prefix_len, dim)
+    own_k, own_v = rand(rows, kv_heads, own, dim), rand(rows, kv_heads, own, dim)
+    full_k = torch.cat([prefix_k.expand(rows, -1, -1, -1), own_k], dim=-2)
+    full_v = torch.cat([prefix_v.expand(rows, -1, -1, -1), own_v], dim=-2)
+    width = prefix_len + own
+    columns = torch.arange(width)
+    queries = torch.arange(width - q_len, width)
+    visible = columns[None, :] <= queries[:, None]  # causal
+    mask = visible[None, None].expand(rows, 1, -1, -1).clone()
+    if padded:  # row r has r padding columns right after the prefix
+        for r in range(rows):
+            mask[r, :, :, prefix_len : prefix_len + r] = False
+
+    class Module:
+        num_key_value_groups = heads // kv_heads
+        is_causal = True
+
+    layer = hf._cascade_layer_class()(room=0)
+    layer.prefix = (prefix_k, prefix_v)
+    layer.update(own_k, own_v)
+    assert layer.get_seq_length() == width
+    hf._CASCADE.layer = layer
+    got, _ = hf._cascade_attention_forward(
+        Module(), query, layer.keys, layer.values, mask if padded else None, scaling=0.3
+    )
+    want, _ = sdpa_attention_forward(Module(), query, full_k, full_v, mask, scaling=0.3)
+    assert got.shape == want.shape == (rows, q_len, heads, dim)
+    assert torch.allclose(got, want, rtol=0, atol=1e-12)
+    with pytest.raises(BackendError, match="cascade attention"):
+        hf._cascade_attention_forward(Module(), query, own_k, own_v, None)  # no layer left

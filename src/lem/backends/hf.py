@@ -17,7 +17,11 @@ Prompts that start with the same long token prefix (a kernel as system message) 
 that prefix once (``prefix_cache``): its KV cache (batch 1) is kept in a small LRU keyed by
 its token ids, copied to each batch's rows, and only the rows' own suffixes are prefilled.
 A row is laid out as ``prefix, padding, suffix``, with the padding masked and position ids
-from the mask, so every real token sees what it would see left-padded alone.
+from the mask, so every real token sees what it would see left-padded alone. With
+``prefix_attention="cascade"`` (the default) the batch keeps one copy of the prefix's keys
+and values, which every row's queries attend to, and each row's own part (padding, suffix,
+generated tokens) separately; the two softmax parts are merged exactly by their maxima and
+sums (:func:`_cascade_attention_forward`). ``"expanded"`` copies the prefix into every row.
 
 Decoding is defined by :class:`SamplingParams` alone: the model's own
 ``generation_config.json`` contributes its EOS ids and nothing else (its suggested
@@ -29,12 +33,14 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from lem.backends.base import (
     GenerationRequest,
@@ -54,6 +60,7 @@ if TYPE_CHECKING:
 __all__ = ["DTYPES", "HFBackend", "pick_device", "pick_dtype", "resolve_model_dir"]
 
 DTYPES = ("float32", "float16", "bfloat16", "float64")
+PREFIX_ATTENTION = ("cascade", "expanded")
 _DTYPE_ALIASES = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}
 _DTYPE_ALIASES.update({"fp64": "float64", "double": "float64", "float": "float32"})
 
@@ -117,10 +124,17 @@ class _Prefix:
     ids: tuple[int, ...]
     layers: list[tuple[torch.Tensor, torch.Tensor]]
 
-    def cache(self, config: Any, rows: int, length: int, room: int) -> Any:
+    def cache(self, config: Any, rows: int, length: int, room: int, cascade: bool = False) -> Any:
         """A new cache holding a copy of the first ``length`` positions in each of ``rows``
         rows, with room for ``room`` more (see :func:`_growing_cache`): a generation that
-        grows or reorders it leaves this prefix as it was."""
+        grows or reorders it leaves this prefix as it was. With ``cascade``, every layer
+        keeps a view of those positions once (batch 1) and its rows hold only what comes
+        after them (see :func:`_cascade_layer_class`)."""
+        if cascade:
+            cache = _growing_cache(config, room, _cascade_layer_class())
+            for layer, (k, v) in zip(cache.layers, self.layers, strict=True):
+                layer.prefix = (k[:, :, :length], v[:, :, :length])
+            return cache
         cache = _growing_cache(config, room)
         for layer, (k, v) in zip(cache.layers, self.layers, strict=True):
             layer.update(
@@ -142,7 +156,9 @@ class HFBackend(LocalModelBackend):
     prompts share (a kernel) once and reuses its KV cache in this batch and later ones
     (the last :attr:`PREFIX_CACHE_ENTRIES` prefixes are kept); it applies to models whose
     every layer attends to the full context (no sliding window) with ``sdpa`` or ``eager``
-    attention. Turn either off only to compare against the plain path.
+    attention. ``prefix_attention`` is how a batch attends to a cached prefix: ``cascade``
+    (one copy of the prefix for all rows, merged exactly with each row's own part) or
+    ``expanded`` (a copy per row). Turn either off only to compare against the plain path.
     """
 
     #: How many prefix KV caches are kept (least recently used dropped first).
@@ -160,6 +176,7 @@ class HFBackend(LocalModelBackend):
         share_prefill: bool = True,
         prefix_cache: bool = True,
         prefix_cache_min_tokens: int = 64,
+        prefix_attention: Literal["cascade", "expanded"] = "cascade",
     ) -> None:
         self.path = resolve_model_dir(target)
         if batch_size < 1:
@@ -168,7 +185,13 @@ class HFBackend(LocalModelBackend):
             raise BackendError(
                 f"prefix_cache_min_tokens must be at least 1, got {prefix_cache_min_tokens}"
             )
+        if prefix_attention not in PREFIX_ATTENTION:
+            raise BackendError(
+                f"unknown prefix_attention {prefix_attention!r}; use one of "
+                f"{', '.join(PREFIX_ATTENTION)}"
+            )
         self.batch_size = int(batch_size)
+        self.prefix_attention = prefix_attention
         self.share_prefill = bool(share_prefill)
         self.prefix_cache = bool(prefix_cache)
         self.prefix_cache_min_tokens = int(prefix_cache_min_tokens)
@@ -230,6 +253,7 @@ class HFBackend(LocalModelBackend):
         self._has_template = has_chat_template(tokenizer)
         self._keeps_logits = "logits_to_keep" in inspect.signature(lm.forward).parameters
         self._prefix_ok = _full_attention_only(lm)
+        self._cascade_ok = self._prefix_ok and _cascade_supported(lm)
 
     def close(self) -> None:
         """Drop the model, tokenizer and prefix caches and return cached accelerator memory."""
@@ -298,6 +322,9 @@ class HFBackend(LocalModelBackend):
     def _prefix_enabled(self) -> bool:
         return self.prefix_cache and self._prefix_ok
 
+    def _cascade_enabled(self) -> bool:
+        return self._prefix_enabled() and self._cascade_ok and self.prefix_attention == "cascade"
+
     def _run_batch(self, batch: list[_Prepared]) -> Iterator[GenerationResult]:
         started = time.perf_counter()
         try:
@@ -365,7 +392,8 @@ class HFBackend(LocalModelBackend):
         if any(not row.request.sampling.greedy for row in batch):
             processors.append(_seeded_sampler([row.request for row in batch]))
         extra: dict[str, Any] = {"tokenizer": self._tokenizer} if sampling.stop else {}
-        with torch.inference_mode():
+        cascade = prefix is not None and self._cascade_enabled()
+        with torch.inference_mode(), _cascade_attention(self._model, cascade):
             cache = self._shared_prefill(batch, input_ids, attention, prefix, config.max_new_tokens)
             if cache is not None:
                 extra["past_key_values"] = cache
@@ -396,6 +424,9 @@ class HFBackend(LocalModelBackend):
         expanded cache is what ``generate``'s own prefill would have built for those
         columns, and ``generate`` continues from the last prompt token. For a full-attention
         model the cache has room for the prompt and ``new_tokens`` (:func:`_growing_cache`).
+        With cascade prefix attention the prefix stays one shared copy in the cache's layers
+        (:func:`_cascade_layer_class`), and the caller runs ``generate`` on it inside
+        :func:`_cascade_attention`.
         """
         import torch
         from transformers import DynamicCache
@@ -413,8 +444,9 @@ class HFBackend(LocalModelBackend):
         if prefix is None and distinct == len(batch):
             return None
         config, room = self._model.config, width - start + new_tokens
+        cascade = prefix is not None and self._cascade_enabled()
         if prefix is not None:
-            cache = prefix[1].cache(config, distinct, start, room)
+            cache = prefix[1].cache(config, distinct, start, room, cascade)
             self.prefix_tokens_reused += start * len(batch)
         elif self._prefix_ok:
             cache = _growing_cache(config, room)
@@ -424,7 +456,8 @@ class HFBackend(LocalModelBackend):
             reps = torch.tensor([owner.index(k) for k in range(distinct)], dtype=torch.long)
             mask = attention[reps, :-1].to(self.device)
             positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)
-            self._forward(input_ids[reps, start:-1], mask, positions[:, start:], cache)
+            with _cascade_attention(self._model, cascade):
+                self._forward(input_ids[reps, start:-1], mask, positions[:, start:], cache)
         if distinct < len(batch):
             index = torch.tensor(owner, dtype=torch.long, device=self.device)
             cache.reorder_cache(cast("torch.LongTensor", index))  # also expands: rows repeat
@@ -538,7 +571,7 @@ def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
     return next(i for i in range(n) if a[i] != b[i])
 
 
-def _growing_cache(config: Any, room: int) -> Any:
+def _growing_cache(config: Any, room: int, layer_class: type | None = None) -> Any:
     """An empty ``DynamicCache`` whose layers keep their keys and values in buffers with
     ``room`` spare positions, so that appending a token writes it in place; a plain
     ``DynamicLayer`` concatenates (copies) its whole cache every step, which with a kernel
@@ -547,7 +580,8 @@ def _growing_cache(config: Any, room: int) -> Any:
     from transformers import DynamicCache
 
     cache = DynamicCache(config=config)
-    cache.layers = [_growing_layer_class()(room) for _ in cache.layers]
+    make = layer_class or _growing_layer_class()
+    cache.layers = [make(room) for _ in cache.layers]
     return cache
 
 
@@ -580,7 +614,7 @@ def _growing_layer_class() -> type:
         ) -> tuple[torch.Tensor, torch.Tensor]:
             if not self.is_initialized:
                 self.lazy_initialization(key_states, value_states)
-            n, add = self.get_seq_length(), key_states.shape[-2]
+            n, add = self.stored(), key_states.shape[-2]
             buffers = self._buffers
             if buffers is None or self.keys is not self._view or buffers[0].shape[-2] < n + add:
                 if not self.capacity:
@@ -600,8 +634,203 @@ def _growing_layer_class() -> type:
             self.values = buffers[1][..., : n + add, :]
             return self.keys, self.values
 
+        def stored(self) -> int:
+            """How many positions ``keys`` holds."""
+            return int(DynamicLayer.get_seq_length(self))
+
     _GROWING_LAYER = GrowingLayer
     return GrowingLayer
+
+
+_CASCADE_LAYER: type | None = None
+_CASCADE = threading.local()  # .layer: the cascade layer whose update ran last (this thread)
+_CASCADE_NAME = "lem_cascade"
+
+
+def _cascade_layer_class() -> type:
+    """A growing layer that keeps a shared prefix apart from its rows (defined on first use).
+
+    :attr:`prefix` is the prefix's keys and values, batch 1, never written; ``keys`` and
+    ``values`` hold each row's positions after it (padding, suffix, generated tokens), and
+    are all that ``update`` returns. The lengths the model sees (``get_seq_length``, hence
+    mask sizes and cache positions) count the prefix too. ``update`` leaves the layer for
+    :func:`_cascade_attention_forward`, which the model calls next, to find the prefix.
+    """
+    global _CASCADE_LAYER
+    if _CASCADE_LAYER is not None:
+        return _CASCADE_LAYER
+    growing = _growing_layer_class()
+
+    class CascadeLayer(growing):  # type: ignore[valid-type,misc]
+        def __init__(self, room: int) -> None:
+            super().__init__(room)
+            self.prefix: tuple[torch.Tensor, torch.Tensor] | None = None
+
+        def prefix_length(self) -> int:
+            return 0 if self.prefix is None else int(self.prefix[0].shape[-2])
+
+        def get_seq_length(self) -> int:
+            return self.prefix_length() + self.stored()
+
+        def update(
+            self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+        ) -> tuple[torch.Tensor, torch.Tensor]:
+            keys, values = super().update(key_states, value_states, *args, **kwargs)
+            _CASCADE.layer = self
+            return keys, values
+
+        def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
+            if self.stored():  # the prefix is shared by every row: nothing to reorder
+                super().reorder_cache(beam_idx)
+
+        def batch_repeat_interleave(self, repeats: int) -> None:
+            if self.stored():
+                super().batch_repeat_interleave(repeats)
+
+        def batch_select_indices(self, indices: torch.Tensor) -> None:
+            if self.stored():
+                super().batch_select_indices(indices)
+
+    _CASCADE_LAYER = CascadeLayer
+    return CascadeLayer
+
+
+@contextmanager
+def _cascade_attention(model: Any, active: bool = True) -> Iterator[None]:
+    """While active, ``model`` attends with :func:`_cascade_attention_forward` (registered
+    with transformers on first use, its masks built as for ``sdpa``); its attention
+    implementation is restored afterwards. Only for a cache of cascade layers."""
+    if not active:
+        yield
+        return
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    if _CASCADE_NAME not in AttentionInterface._global_mapping:
+        AttentionInterface.register(_CASCADE_NAME, _cascade_attention_forward)
+    if _CASCADE_NAME not in AttentionMaskInterface._global_mapping:
+        AttentionMaskInterface.register(_CASCADE_NAME, sdpa_mask)
+    config = model.config
+    before = config._attn_implementation
+    config._attn_implementation = _CASCADE_NAME
+    try:
+        yield
+    finally:
+        config._attn_implementation = before
+        _CASCADE.layer = None
+
+
+def _cascade_attention_forward(
+    module: Any,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
+    """Attention over a shared prefix and each row's own part, merged exactly.
+
+    ``key``/``value`` are a cascade layer's rows (batch B, after the prefix); the prefix
+    (batch 1) comes from that layer. Every query attends to the whole prefix (rows are laid
+    out prefix, padding, suffix, so no row masks any of it) and to its row's part under
+    ``attention_mask``'s columns after the prefix (None: all of it). For a decoding step
+    (one query per row) the prefix scores are one matrix product per key/value head over
+    all rows' queries, so the prefix is read once, not once per row; grouped query heads
+    share their key/value head without copies. The two parts' exponentials are taken
+    against their common maximum and summed, which is the softmax over the concatenated
+    keys. A suffix prefill (several queries per row) goes to :func:`_prefill_attention`.
+    """
+    import torch
+
+    layer = getattr(_CASCADE, "layer", None)
+    _CASCADE.layer = None
+    if layer is None or key is not layer.keys or layer.prefix is None:
+        raise BackendError(
+            "cascade attention was called without the cache layer it needs; "
+            "use prefix_attention='expanded' with this model"
+        )
+    prefix_keys, prefix_values = layer.prefix
+    rows, heads, q_len, dim = query.shape
+    kv_heads, own, p_len = key.shape[1], key.shape[-2], prefix_keys.shape[-2]
+    if q_len > 1:
+        return _prefill_attention(module, query, key, value, attention_mask, scaling, layer)
+    groups = heads // kv_heads
+    gq = groups * q_len
+    work = torch.float64 if query.dtype == torch.float64 else torch.float32
+    scale = scaling if scaling is not None else dim**-0.5
+    q = (query * scale).reshape(rows, kv_heads, gq, dim)
+
+    # The prefix: (kv_heads, rows * groups * q_len, P), one product per key/value head.
+    q_shared = q.transpose(0, 1).reshape(kv_heads, rows * gq, dim)
+    s_prefix = torch.matmul(q_shared, prefix_keys[0].transpose(-1, -2)).to(work)
+    # Each row's own part: (rows, kv_heads, groups * q_len, own).
+    s_own = torch.matmul(q, key.transpose(-1, -2)).to(work).view(rows, kv_heads, groups, q_len, own)
+    if attention_mask is not None:
+        visible = attention_mask[..., p_len:]
+        if visible.dtype == torch.bool:
+            s_own = s_own.masked_fill(~visible.unsqueeze(2), float("-inf"))
+        else:
+            s_own = s_own + visible.to(work).unsqueeze(2)
+    s_own = s_own.view(rows, kv_heads, gq, own)
+
+    # Both parts' exponentials against the common maximum (finite: no row masks the
+    # prefix), in place on the large prefix scores, which keep their layout throughout.
+    own_top = s_own.amax(-1, keepdim=True)  # (rows, kv_heads, gq, 1)
+    top = torch.maximum(
+        s_prefix.amax(-1, keepdim=True), own_top.transpose(0, 1).reshape(kv_heads, rows * gq, 1)
+    )
+    e_prefix = s_prefix.sub_(top).exp_()
+    e_own = (s_own - top.view(kv_heads, rows, gq, 1).transpose(0, 1)).exp_()
+    total = e_prefix.sum(-1, keepdim=True).view(kv_heads, rows, gq, 1).transpose(0, 1)
+    total = total + e_own.sum(-1, keepdim=True)
+    v_dim = value.shape[-1]
+    o_prefix = torch.matmul(e_prefix.to(value.dtype), prefix_values[0])
+    o_own = torch.matmul(e_own.to(value.dtype), value)
+    out = o_prefix.view(kv_heads, rows, gq, v_dim).transpose(0, 1).to(work) + o_own.to(work)
+    out = (out / total).to(query.dtype).reshape(rows, heads, q_len, v_dim)
+    return out.transpose(1, 2).contiguous(), None
+
+
+def _prefill_attention(
+    module: Any,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float | None,
+    layer: Any,
+) -> tuple[torch.Tensor, None]:
+    """A suffix prefill's attention: ``sdpa`` over the prefix (copied to each row for this
+    one pass) followed by the rows' own keys, which on a CPU is about twice as fast as
+    the two-part computation for many queries at once (its fused kernel never writes the
+    scores out); the copy is dropped when the pass ends."""
+    import torch
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    prefix_keys, prefix_values = layer.prefix
+    rows, q_len = query.shape[0], query.shape[2]
+    keys = torch.cat([prefix_keys.expand(rows, -1, -1, -1), key], dim=-2)
+    values = torch.cat([prefix_values.expand(rows, -1, -1, -1), value], dim=-2)
+    if attention_mask is None:  # causal; sdpa would align it to the first key, not the last
+        width = keys.shape[-2]
+        attention_mask = torch.ones(q_len, width, dtype=torch.bool, device=query.device).tril(
+            width - q_len
+        )[None, None]
+    out, _ = sdpa_attention_forward(
+        module, query, keys, values, attention_mask, scaling=scaling, is_causal=False
+    )
+    return out, None
+
+
+def _cascade_supported(lm: Any) -> bool:
+    """Whether :func:`_cascade_attention_forward` computes ``lm``'s attention: plain scaled
+    dot products (no logit soft-capping, no attention sinks)."""
+    config = lm.config
+    if getattr(config, "attn_logit_softcapping", None) or getattr(config, "use_sinks", False):
+        return False
+    return not any(name.endswith("sinks") for name, _ in lm.named_parameters())
 
 
 def _full_attention_only(lm: Any) -> bool:
