@@ -11,8 +11,9 @@ Both are found from condition names, so a report needs nothing but the runs or A
   ``placement_fallback``).
 
 Every comparison pairs the probes scored under both conditions (a probe's score is the mean
-of its samples, as everywhere in the report) and is tested like the report's own
-comparisons (:func:`lem.analysis.stats.paired_comparison`: the same CI method, seed,
+of its samples, as everywhere in the report). A condition against baseline is the report's
+own comparison; any other pair (an ablation variant against the full kernel) is tested the
+same way (:func:`lem.analysis.stats.paired_comparison`: the same CI method, seed,
 resamples, band and Wilcoxon test). Holm runs within each table, not across the report:
 an ablation's question is which of *its* axioms matters.
 """
@@ -30,6 +31,7 @@ from lem.report.summary import (
     AblationAxiom,
     AblationSummary,
     AxisDelta,
+    Comparison,
     EchoCheck,
     PlacementCell,
     PlacementSummary,
@@ -44,6 +46,7 @@ __all__ = [
     "echo_checks",
     "placement_groups",
     "placement_tables",
+    "reported_vs_baseline",
 ]
 
 PLACEMENT_KINDS = ("system", "prefix", "suffix", "sandwich", "wrap")
@@ -69,10 +72,6 @@ class _Settings(Protocol):
     def n_boot(self) -> int: ...
     @property
     def level(self) -> float: ...
-    @property
-    def alpha(self) -> float: ...
-    @property
-    def power(self) -> float: ...
 
 
 def ablation_groups(conditions: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -116,13 +115,40 @@ def placement_groups(
     }
 
 
+_Reported = Mapping[tuple[str, str], Any]
+"""(model, condition) → the report's own paired stats of that condition vs the model's
+baseline (:func:`reported_vs_baseline`)."""
+
+
+def reported_vs_baseline(comparisons: Iterable[Comparison]) -> dict[tuple[str, str], Any]:
+    """The report's within-model comparisons of a condition with baseline, by (model,
+    condition): a kernel-axis cell against baseline is that comparison, not a second one."""
+    return {
+        (c.model_b, c.condition_b): c.stats
+        for c in comparisons
+        if c.kind == "condition"
+        and c.condition_a == BASELINE
+        and c.model_a == c.model_b
+        and c.stats is not None
+    }
+
+
 def _compare(
-    data: _Scores, cond_a: str, cond_b: str | None, settings: _Settings, family: int
+    model: str,
+    data: _Scores,
+    cond_a: str,
+    cond_b: str | None,
+    settings: _Settings,
+    reported: _Reported,
 ) -> Any:
+    """``cond_b`` vs ``cond_a`` over the probes scored under both: the report's comparison
+    when ``cond_a`` is the baseline, else the same test computed here."""
     from lem.analysis.stats import paired_comparison
 
     if cond_b is None:
         return None
+    if cond_a == BASELINE and (model, cond_b) in reported:
+        return reported[(model, cond_b)]
     a, b = data.scores(cond_a), data.scores(cond_b)
     probes = [p for p in a if p in b]
     if not probes:
@@ -134,9 +160,6 @@ def _compare(
         seed=settings.seed,
         n_boot=settings.n_boot,
         level=settings.level,
-        alpha=settings.alpha,
-        power=settings.power,
-        family_size=family,
     )
 
 
@@ -167,18 +190,20 @@ def _delta(result: Any, p_holm: float | None) -> AxisDelta | None:
 
 
 def _mean(data: _Scores, cond: str | None) -> float | None:
-    if cond is None:
-        return None
-    vals = list(data.scores(cond).values())
-    return sum(vals) / len(vals) if vals else None
+    from lem.report.analysis import mean_score
+
+    return None if cond is None else mean_score(list(data.scores(cond).values()))
 
 
 def ablation_tables(
     data: Mapping[str, _Scores],
     conditions: Mapping[str, Sequence[str]],
+    comparisons: Iterable[Comparison],
     settings: _Settings,
 ) -> list[AblationSummary]:
-    """Every model's ablation tables (``conditions``: the model's conditions)."""
+    """Every model's ablation tables (``conditions``: the model's conditions;
+    ``comparisons``: the report's, whose condition-vs-baseline stats the tables reuse)."""
+    reported = reported_vs_baseline(comparisons)
     out: list[AblationSummary] = []
     for model, md in data.items():
         for kernel, g in ablation_groups(conditions.get(model, ())).items():
@@ -187,8 +212,7 @@ def ablation_tables(
             for variants in g["axioms"].values():
                 minus, only = variants.get("minus"), variants.get("only")
                 plan += [(full, minus), (BASELINE, minus), (BASELINE, only), (full, only)]
-            family = sum(1 for _, b in plan if b is not None)
-            results = [_compare(md, a, b, settings, family) for a, b in plan]
+            results = [_compare(model, md, a, b, settings, reported) for a, b in plan]
             p_holm = _holm(results)
             deltas = [_delta(r, p) for r, p in zip(results, p_holm, strict=True)]
             axioms = []
@@ -225,12 +249,14 @@ def ablation_tables(
 def placement_tables(
     data: Mapping[str, _Scores],
     conditions: Mapping[str, Sequence[str]],
+    comparisons: Iterable[Comparison],
     records: Iterable[ResponseRecord],
     sources: Sequence[SourceInfo],
     scorer: str,
-    settings: _Settings,
 ) -> list[PlacementSummary]:
-    """One table per placed kernel: placement × model (models in report order)."""
+    """One table per placed kernel: placement × model (models in report order), each cell
+    the report's own comparison with baseline, Holm-adjusted within the table."""
+    reported = reported_vs_baseline(comparisons)
     folded: dict[tuple[str, str], list[int]] = {}
     for rec in records:
         if rec.scorer == scorer and rec.score is not None:
@@ -238,24 +264,22 @@ def placement_tables(
             cell[0] += 1
             cell[1] += int(rec.system_fallback)
     dropped = {s.model: s.placement_fallback for s in sources}
-    kernels: dict[str, list[str]] = {}
-    for model in data:
-        for kernel, kinds in placement_groups(
-            conditions.get(model, ()), dropped.get(model, {})
-        ).items():
-            have = kernels.setdefault(kernel, [])
-            have += [k for k in kinds if k not in have]
+    groups = {m: placement_groups(conditions.get(m, ()), dropped.get(m, {})) for m in data}
+    kernels: dict[str, set[str]] = {}
+    for per_model in groups.values():
+        for kernel, kinds in per_model.items():
+            kernels.setdefault(kernel, set()).update(kinds)
     out: list[PlacementSummary] = []
-    for kernel, kinds in sorted(kernels.items()):
-        kinds = [p for p in PLACEMENT_KINDS if p in kinds]
-        models = [m for m in data if placement_groups(conditions.get(m, ()), dropped.get(m, {}))]
+    for kernel, kind_set in sorted(kernels.items()):
+        kinds = [p for p in PLACEMENT_KINDS if p in kind_set]
+        models = [m for m in data if kernel in groups[m]]
         plan = [
             (model, f"{kind}:{kernel}")
             for kind in kinds
             for model in models
             if f"{kind}:{kernel}" in conditions.get(model, ())
         ]
-        results = [_compare(data[m], BASELINE, c, settings, len(plan)) for m, c in plan]
+        results = [reported.get(key) for key in plan]
         p_holm = _holm(results)
         by_cell = {key: _delta(r, p) for key, r, p in zip(plan, results, p_holm, strict=True)}
         cells: dict[str, dict[str, PlacementCell]] = {}

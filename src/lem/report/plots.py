@@ -248,29 +248,49 @@ def _forest(
     title = f"Δ {scorer} vs baseline, {total} comparison{'s' if total != 1 else ''}"
     if n < total:
         title += f": the {n} largest |Δ|\n(every comparison: report.md, Overview)"
+    points = []
+    for comp in comps:
+        ci = comp.stats.ci if comp.stats is not None else None
+        lo, hi = (ci.low, ci.high) if ci is not None else (None, None)
+        significant = comp.p_holm is not None and comp.p_holm < alpha
+        points.append((_mean_delta(comp), lo, hi, colours[comp.condition_b], significant))
+    xlabel = f"mean Δ with {_level(data)} CI; filled: Holm p < {alpha:g}"
+    return _delta_rows(rows, title, xlabel, points, band)
+
+
+_Point = tuple[float, float | None, float | None, Any, bool]
+"""A row's mean Δ, CI bounds, colour and whether its marker is filled."""
+
+
+def _delta_rows(
+    rows: _Rows, title: str, xlabel: str, points: Sequence[_Point | None], band: float
+) -> Any:
+    """A forest of labelled rows, one point each (None: an empty row) with its CI as a
+    segment, over the grey ±band and the zero line."""
     fig, ax = _rows_figure(rows, title.count("\n") + 1)
+    n = len(rows.rows)
     ys = np.arange(n)[::-1]
     ax.axvspan(-band, band, color="0.92", zorder=0)
     ax.axvline(0.0, color="0.4", linewidth=0.8, zorder=1)
     segments, seg_colours = [], []
-    xs, edge, face = [], [], []
-    for y, comp in zip(ys, comps, strict=True):
-        colour = colours[comp.condition_b]
-        ci = comp.stats.ci if comp.stats is not None else None
-        lo, hi = (ci.low, ci.high) if ci is not None else (None, None)
+    xs, yv, edge, face = [], [], [], []
+    for y, point in zip(ys, points, strict=False):
+        if point is None:
+            continue
+        mean, lo, hi, colour, filled = point
         if lo is not None and hi is not None:
             segments.append([(lo, y), (hi, y)])
             seg_colours.append(colour)
-        significant = comp.p_holm is not None and comp.p_holm < alpha
-        xs.append(_mean_delta(comp))
+        xs.append(mean)
+        yv.append(y)
         edge.append(colour)
-        face.append(colour if significant else "white")
+        face.append(colour if filled else "white")
     _segments(ax, segments, seg_colours, 1.4)
-    ax.scatter(xs, ys, s=22, c=face, edgecolors=edge, linewidths=1.0, zorder=3)
+    ax.scatter(xs, yv, s=22, c=face, edgecolors=edge, linewidths=1.0, zorder=3)
     rows.draw(ax, ys.tolist())
     ax.set_ylim(-0.7, n - 0.3)
     ax.set_title(title, loc="left")
-    ax.set_xlabel(f"mean Δ with {_level(data)} CI; filled: Holm p < {alpha:g}")
+    ax.set_xlabel(xlabel)
     ax.grid(axis="x", color="0.85", linewidth=0.5)
     return fig
 
@@ -503,32 +523,21 @@ def _ablation(data: ScorerSummary, band: float, alpha: float, scorer: str) -> An
             entries.append((model, f"axiom {a.axiom}: without − full", a.without_vs_full))
             entries.append((model, f"axiom {a.axiom}: alone − baseline", a.alone_vs_baseline))
     rows = _Rows([(m, label) for m, label, _ in entries] or [("", "no ablation scored")])
-    fig, ax = _rows_figure(rows, 1)
-    n = len(rows.rows)
-    ys = np.arange(n)[::-1]
-    ax.axvspan(-band, band, color="0.92", zorder=0)
-    ax.axvline(0.0, color="0.4", linewidth=0.8, zorder=1)
     colour = {"without": "#b2182b", "alone": "#2166ac"}
-    segments, seg_colours, xs, yv, edge, face = [], [], [], [], [], []
-    for y, (_m, label, d) in zip(ys, entries, strict=False):
-        if d is None:
-            continue
-        c = colour["without" if "without" in label else "alone"]
-        if d.ci.low is not None and d.ci.high is not None:
-            segments.append([(d.ci.low, y), (d.ci.high, y)])
-            seg_colours.append(c)
-        xs.append(d.mean_delta)
-        yv.append(y)
-        edge.append(c)
-        face.append(c if d.p_holm is not None and d.p_holm < alpha else "white")
-    _segments(ax, segments, seg_colours, 1.4)
-    ax.scatter(xs, yv, s=22, c=face, edgecolors=edge, linewidths=1.0, zorder=3)
-    rows.draw(ax, ys.tolist())
-    ax.set_ylim(-0.7, n - 0.3)
-    ax.set_title(f"Kernel ablation, Δ {scorer}", loc="left")
-    ax.set_xlabel(f"mean Δ with {_level(data)} CI; filled: Holm p < {alpha:g} (per ablation)")
-    ax.grid(axis="x", color="0.85", linewidth=0.5)
-    return fig
+    points: list[_Point | None] = [
+        None
+        if d is None
+        else (
+            d.mean_delta,
+            d.ci.low,
+            d.ci.high,
+            colour["without" if "without" in label else "alone"],
+            d.p_holm is not None and d.p_holm < alpha,
+        )
+        for _m, label, d in entries
+    ]
+    xlabel = f"mean Δ with {_level(data)} CI; filled: Holm p < {alpha:g} (per ablation)"
+    return _delta_rows(rows, f"Kernel ablation, Δ {scorer}", xlabel, points, band)
 
 
 def _make(
