@@ -278,7 +278,7 @@ def _ledger_worker(
 ) -> None:
     """One raw-ledger worker process: scan → claim a random window → record the won keys
     (one transaction for all, or one per key with ``mode="each"``)."""
-    from lem.runner import CLAIM_WINDOW
+    from lem.runner import claim_next
     from lem.store import Store
     from lem.store.ledger import new_worker_id
 
@@ -315,15 +315,12 @@ def _ledger_worker(
                 continue
             queue = free
         t0 = pc()
-        if shared:
-            keys = queue[: batch * CLAIM_WINDOW]
-            won = store.claim(keys, worker, LEASE_S, limit=batch)
-            used = len(keys) if len(won) < batch else keys.index(won[-1]) + 1
+        if mode == "batch":
+            won, used, shared = claim_next(store, queue, worker, LEASE_S, batch, shared=shared)
         else:
             keys = queue[:batch]
             won = store.claim(keys, worker, LEASE_S)
             used = len(keys)
-            shared = mode == "batch" and len(won) < len(keys)
         queue = queue[used:]
         st["claim_s"] += pc() - t0
         n["claim_calls"] += 1

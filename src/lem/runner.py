@@ -53,6 +53,7 @@ __all__ = [
     "ProgressHook",
     "RunOutcome",
     "Tally",
+    "claim_next",
     "execute",
     "finish",
     "prepare",
@@ -596,6 +597,24 @@ def finish(store: Store, exp: Experiment, tally: Tally, seconds: float) -> str:
     return status
 
 
+def claim_next(
+    store: Store, queue: Sequence[str], worker: str, lease_s: float, size: int, *, shared: bool
+) -> tuple[list[str], int, bool]:
+    """Claim the next batch of ``queue``: ``(claimed, used, shared)``, where the first
+    ``used`` keys of the queue are dealt with (claimed, or held by another worker) and
+    ``shared`` says whether another worker is on the run. A worker alone claims the next
+    ``size`` keys; once a claim wins fewer than it offered, each claim offers the next
+    ``CLAIM_WINDOW`` batches and takes the first ``size`` free keys in it."""
+    if shared:
+        window = list(queue[: size * CLAIM_WINDOW])
+        claimed = store.claim(window, worker, lease_s, limit=size)
+        used = len(window) if len(claimed) < size else window.index(claimed[-1]) + 1
+        return claimed, used, True
+    window = list(queue[:size])
+    claimed = store.claim(window, worker, lease_s)
+    return claimed, len(window), len(claimed) < len(window)
+
+
 class _Buffer:
     """Results of one claimed batch waiting to be stored: a result that comes
     ``RECORD_WAIT_S`` or more after the previous one is stored at once (with any waiting);
@@ -655,17 +674,11 @@ def execute(exp: Experiment, store: Store, *, progress: ProgressHook | None = No
         size = max(1, exp.backend.preferred_batch_size())
         queue = [r["key"] for r in todo]
         rows = {r["key"]: r for r in todo}
-        shared = False  # another worker holds items of this run: claim through windows
+        shared = False
         while queue:
-            if shared:
-                window = queue[: size * CLAIM_WINDOW]
-                claimed = store.claim(window, worker, exp.config.lease_s, limit=size)
-                used = len(window) if len(claimed) < size else window.index(claimed[-1]) + 1
-            else:
-                window = queue[:size]
-                claimed = store.claim(window, worker, exp.config.lease_s)
-                used = len(window)
-                shared = len(claimed) < len(window)
+            claimed, used, shared = claim_next(
+                store, queue, worker, exp.config.lease_s, size, shared=shared
+            )
             heartbeat.hold(claimed)
             queue = queue[used:]
             tally.skipped += used - len(claimed)
