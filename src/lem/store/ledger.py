@@ -532,7 +532,8 @@ class Store:
         rest = [k for k in chunk if k not in taken]
         if limit is not None and len(won) == limit:
             # only keys passed over before the last one won: the rest were not looked at
-            last = max(chunk.index(k) for k in won)
+            at = {k: i for i, k in enumerate(chunk)}
+            last = max(at[k] for k in won)
             rest = [k for k in chunk[:last] if k not in taken]
         if rest:
             held = conn.execute(
@@ -592,13 +593,7 @@ class Store:
     def record(self, key: str, worker: str, values: dict[str, Any], *, ok: bool) -> bool:
         """Store a finished generation (or its failure) if this worker still holds it. The
         row keeps the worker's id, so `lem status` can give each worker's rate."""
-        values = {
-            **values,
-            "status": DONE if ok else FAILED,
-            "worker": worker,
-            "lease_until": None,
-            "completed_at": utc_now(),
-        }
+        values = {**_finished(values, ok, utc_now()), "worker": worker}
         with self.engine.begin() as conn:
             res = conn.execute(
                 update(items)
@@ -638,12 +633,7 @@ class Store:
             for key, values, ok in results:
                 if key not in held:
                     continue
-                row = {
-                    **values,
-                    "status": DONE if ok else FAILED,
-                    "lease_until": None,
-                    "completed_at": now,
-                }
+                row = _finished(values, ok, now)
                 groups.setdefault(tuple(sorted(row)), []).append(
                     {"b_key": key, **{"v_" + c: v for c, v in row.items()}}
                 )
@@ -1146,6 +1136,12 @@ def _upsert(conn: Any, table: Any, rows: list[dict[str, Any]], keys: list[str]) 
     cols = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
     for chunk in _chunks(rows, _CHUNK):
         conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=cols), list(chunk))
+
+
+def _finished(values: dict[str, Any], ok: bool, now: str) -> dict[str, Any]:
+    """An item's columns once its generation is over: the result's values, done or failed,
+    the lease cleared, the completion time."""
+    return {**values, "status": DONE if ok else FAILED, "lease_until": None, "completed_at": now}
 
 
 def _chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
