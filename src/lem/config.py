@@ -6,8 +6,9 @@ Every field carries its help text; ``lem ab``'s flags are generated from these f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -21,6 +22,9 @@ from pydantic import (
 
 from lem.defaults import DEFAULT_SCORER
 from lem.errors import InputError
+
+if TYPE_CHECKING:
+    from lem.kernels import Kernel
 
 __all__ = [
     "DEFAULT_CONDITIONS",
@@ -190,10 +194,11 @@ class ABConfig(BaseModel):
             self.model_fields_set.add("conditions")
         return self
 
-    def condition_specs(self) -> list[str]:
+    def condition_specs(self, kernels: Mapping[str, Kernel] | None = None) -> list[str]:
         """Every condition of the run: ``conditions``, then the placements of
         ``placement_kernel``, then the ablation of ``ablate`` (duplicates once); with either
-        axis, ``baseline`` is always one of them."""
+        axis, ``baseline`` is always one of them. ``kernels``: the run's kernels when the
+        caller has loaded them (else they are read for an ablation)."""
         specs = list(self.conditions)
         if (self.placements or self.ablate) and "baseline" not in specs:
             specs.insert(0, "baseline")
@@ -202,7 +207,8 @@ class ABConfig(BaseModel):
             from lem.conditions.axioms import ablation_specs
             from lem.kernels import resolve_kernels
 
-            kernels = resolve_kernels(self.kernels, render=self.render_json_kernels)
+            if kernels is None:
+                kernels = resolve_kernels(self.kernels, render=self.render_json_kernels)
             if self.ablate not in kernels:
                 raise InputError(
                     f"--ablate {self.ablate}: unknown kernel; known kernels: "

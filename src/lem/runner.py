@@ -168,7 +168,7 @@ def load_inputs(
     else:
         probes = load_probes(config.probes).select(config.probe_ids, config.domains, config.limit)
     kernels = resolve_kernels(config.kernels, render=config.render_json_kernels)
-    conditions = parse_conditions(config.condition_specs(), kernels)
+    conditions = parse_conditions(config.condition_specs(kernels), kernels)
     if probe_set is not None and not config.scorers:
         return probes, conditions, []
     scorers = build_scorers(config.scorers, **scorer_options)

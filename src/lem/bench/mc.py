@@ -152,9 +152,8 @@ def run_mc(
             "lem reads from hf models only; use hf:PATH"
         )
     benchmark, items = load_bench_items(config)
-    conditions = parse_conditions(
-        config.condition_specs(), resolve_kernels(config.kernels, render=config.render_json_kernels)
-    )
+    kernels = resolve_kernels(config.kernels, render=config.render_json_kernels)
+    conditions = parse_conditions(config.condition_specs(kernels), kernels)
     own = backend is None
     backend = backend or backend_for(config.ab_config())
     store = Store(config.db)
