@@ -97,6 +97,10 @@ class ScoredResponse:
     completed_at: str | None = None
     system_fallback: bool = False
     flags: Mapping[str, Any] = field(default_factory=dict)
+    rendered_hash: str | None = None
+    """SHA-256 of the exact prompt the model saw (stored runs)."""
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
 
     @property
     def done(self) -> bool:
@@ -170,6 +174,9 @@ def read_run(
             completed_at=rec["completed_at"],
             system_fallback=bool(rec["system_fallback"]),
             flags=rec.get("extra") or {},
+            rendered_hash=rec["rendered_hash"] or None,
+            prompt_tokens=rec["prompt_tokens"],
+            completion_tokens=rec["completion_tokens"],
         )
 
 

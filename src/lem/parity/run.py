@@ -3,7 +3,7 @@
 Each model is its own run of :func:`lem.api.run_ab` in one store, so a parity check is
 resumable and recorded like any run (and shares work items with ``lem ab`` runs of the
 same settings); the comparison reads the runs back from the store
-(:func:`lem.responses.read_run` for answers and scores, the ledger for each item's rendered
+(:func:`lem.responses.read_run` for answers, scores and each item's rendered
 prompt hash and token counts) and hands them to :mod:`lem.parity.compare`.
 """
 
@@ -146,10 +146,8 @@ def load_model_runs(
         out: list[ModelRun] = []
         paths: list[Path | None] = []
         for i, ((spec, run_id), manifest) in enumerate(zip(runs, manifests, strict=True)):
-            ledger = {r["key"]: r for r in store.run_records(run_id)}
             items = []
             for resp in read_run(store, run_id, ids):
-                rec = ledger.get(resp.item_key or "", {})
                 items.append(
                     ParityItem(
                         probe_id=resp.probe_id,
@@ -159,9 +157,9 @@ def load_model_runs(
                         answer=resp.answer,
                         finish_reason=resp.finish_reason,
                         system_fallback=resp.system_fallback,
-                        rendered_hash=rec.get("rendered_hash") or None,
-                        prompt_tokens=rec.get("prompt_tokens"),
-                        completion_tokens=rec.get("completion_tokens"),
+                        rendered_hash=resp.rendered_hash,
+                        prompt_tokens=resp.prompt_tokens,
+                        completion_tokens=resp.completion_tokens,
                         scores={sid: s.value for sid, s in resp.scores.items()},
                     )
                 )
