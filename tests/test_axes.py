@@ -116,6 +116,8 @@ def test_ablate_expands_the_conditions_and_keeps_baseline(tmp_path: Path) -> Non
     assert stored.condition_specs() == cfg.condition_specs()
     with pytest.raises(InputError, match="--ablate lek-x: unknown kernel"):
         ABConfig(ablate="lek-x").condition_specs()
+    with pytest.raises(InputError, match="'lek-text' is not in the axioms layout"):
+        ABConfig(ablate="lek-text").condition_specs()
     with pytest.raises(InputError, match="ablation needs at least 2"):
         one = tmp_path / "one.json"
         one.write_text(json.dumps({**KERNEL, "axioms": KERNEL["axioms"][:1]}), encoding="utf-8")  # type: ignore[index]

@@ -118,8 +118,18 @@ def render_axioms_text(data: dict[str, Any]) -> str:
     return "\n".join(lines).strip() + "\n"
 
 
+def _require_axioms(kernel: Kernel) -> None:
+    if kernel.kind != "axioms":
+        raise InputError(
+            f"kernel {kernel.name!r} is not in the axioms layout (a JSON object with an "
+            "'axioms' list of {id, name, statement}); ablation needs one"
+        )
+
+
 def axiom_ids(kernel: Kernel) -> list[str]:
-    """The axiom ids of an axioms-layout kernel, as strings, in file order."""
+    """The axiom ids of an axioms-layout kernel, as strings, in file order; any other
+    kernel is an :class:`InputError` (ablation needs the axioms layout)."""
+    _require_axioms(kernel)
     return [str(ax["id"]) for ax in kernel.axioms]
 
 
@@ -129,11 +139,7 @@ def axiom_variant(kernel: Kernel, keep: list[str], name: str) -> Kernel:
     so that every variant of one kernel (the full one included) has one format and differs
     only by its axioms. Its ``raw`` is that reduced document as JSON, and its digest the
     hash of the rendered text, like any kernel's."""
-    if kernel.kind != "axioms":
-        raise InputError(
-            f"kernel {kernel.name!r} is not in the axioms layout (a JSON object with an "
-            "'axioms' list of {id, name, statement}); ablation needs one"
-        )
+    _require_axioms(kernel)
     data = kernel.raw_json()
     wanted = set(keep)
     data["axioms"] = [ax for ax in data["axioms"] if str(ax["id"]) in wanted]

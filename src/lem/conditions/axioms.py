@@ -46,8 +46,6 @@ class AxiomsKernel(Condition):
         kname, slash, which = arg.partition("/")
         kernel = cls.kernel(kernels, kname, name)
         ids = axiom_ids(kernel)
-        if kernel.kind != "axioms":
-            axiom_variant(kernel, ids, name)  # raises the one-line layout error
         variant, axiom = "full", None
         if slash:
             variant, dash, axiom = which.partition("-")
