@@ -612,6 +612,11 @@ def _paraphrase(report: ReportSummary | None, scorer: str) -> dict[str, Any] | N
     }
 
 
+def _plain(markdown: str) -> str:
+    """A line of report.md without its Markdown marks (code and bold), for the viewer."""
+    return markdown.replace("**", "").replace("`", "")
+
+
 def _axes(report: ReportSummary | None, scorer: str) -> dict[str, Any] | None:
     """The kernel ablation and placement tables for ``scorer`` as printed strings
     (report.md's), or None when the report has neither."""
@@ -622,6 +627,7 @@ def _axes(report: ReportSummary | None, scorer: str) -> dict[str, Any] | None:
         ablation_row,
         echo_lead,
         echo_row,
+        placement_lead,
         placement_rows,
     )
 
@@ -631,7 +637,7 @@ def _axes(report: ReportSummary | None, scorer: str) -> dict[str, Any] | None:
     return {
         "echo": [
             {
-                "lead": echo_lead(data.echo, scorer).replace("**", ""),
+                "lead": _plain(echo_lead(data.echo, scorer)),
                 "header": list(ECHO_HEADER),
                 "rows": [echo_row(e) for e in data.echo],
             }
@@ -640,7 +646,7 @@ def _axes(report: ReportSummary | None, scorer: str) -> dict[str, Any] | None:
         else [],
         "ablation": [
             {
-                "lead": ablation_lead(t),
+                "lead": _plain(ablation_lead(t)),
                 "header": list(ABLATION_HEADER),
                 "rows": [ablation_row(a) for a in t.axioms],
             }
@@ -648,7 +654,7 @@ def _axes(report: ReportSummary | None, scorer: str) -> dict[str, Any] | None:
         ],
         "placements": [
             {
-                "lead": f"Kernel {t.kernel}; Holm over this table's {t.family_size} cells.",
+                "lead": _plain(placement_lead(t)),
                 "header": ["placement", *t.models],
                 "rows": placement_rows(t),
             }

@@ -55,6 +55,7 @@ __all__ = [
     "paraphrase_family_row",
     "paraphrase_note",
     "paraphrase_row",
+    "placement_lead",
     "placement_rows",
     "render_markdown",
 ]
@@ -480,6 +481,11 @@ def placement_cell(c: PlacementCell | None) -> str:
     return text
 
 
+def placement_lead(t: PlacementSummary) -> str:
+    """The line above a placement table."""
+    return f"Kernel {_code(t.kernel)}; Holm over this table's {t.family_size} cells."
+
+
 def placement_rows(t: PlacementSummary) -> list[list[str]]:
     """A placement table's rows: one per placement, one cell per model."""
     return [
@@ -554,9 +560,7 @@ def _axes(doc: _Doc, data: ScorerSummary, scorer: str, h: str) -> None:
             "",
         )
         for pt in data.placements:
-            doc.add(
-                f"Kernel {_code(pt.kernel)}; Holm over this table's {pt.family_size} cells.", ""
-            )
+            doc.add(placement_lead(pt), "")
             doc.add(*_table(["placement", *pt.models], placement_rows(pt)))
 
 
