@@ -61,12 +61,15 @@ def stem(word: str) -> str:
     return w
 
 
+def _content_stem(word: str) -> str | None:
+    """The stem of a content word (4+ letters, not a function word); None for others."""
+    return stem(word) if len(word) >= _MIN_LEN and word.lower() not in _STOP else None
+
+
 @lru_cache(maxsize=16)
 def kernel_stems(kernel_text: str) -> frozenset[str]:
-    """The stems of the kernel's content words (4+ letters, not a function word)."""
-    return frozenset(
-        stem(w) for w in _WORD.findall(kernel_text) if len(w) >= _MIN_LEN and w.lower() not in _STOP
-    )
+    """The stems of the kernel's content words."""
+    return frozenset(s for w in _WORD.findall(kernel_text) if (s := _content_stem(w)))
 
 
 def mask_kernel_terms(text: str, stems: frozenset[str]) -> tuple[str, int]:
@@ -77,7 +80,7 @@ def mask_kernel_terms(text: str, stems: frozenset[str]) -> tuple[str, int]:
     def drop(m: re.Match[str]) -> str:
         nonlocal count
         w = m.group(0)
-        if len(w) >= _MIN_LEN and w.lower() not in _STOP and stem(w) in stems:
+        if _content_stem(w) in stems:
             count += 1
             return ""
         return w
