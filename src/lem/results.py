@@ -142,20 +142,19 @@ def _domain_table(
     cells = {(d, c): fmt_mean(mean_score(cats[d].get(c, []))) for d in domains for c in conds}
     title = f"mean {scorer} by domain"
     turned = width(domains, conds) > console.width
-    rows, cols = (conds, domains) if turned else (domains, conds)
-    if not turned or width(conds, domains) <= console.width:
-        dom = Table(title=title, title_justify="left")
-        dom.add_column("condition" if turned else "domain")
-        for col in cols:
-            dom.add_column(col, justify="right")
-        for row in rows:
-            dom.add_row(row, *(cells[(col, row) if turned else (row, col)] for col in cols))
-    else:
+    if turned and width(conds, domains) > console.width:
         console.print(
             f"mean {scorer} by domain: {len(domains)} domains × {len(conds)} conditions do "
             "not fit this terminal; `lem report` has the table"
         )
         return
+    rows, cols = (conds, domains) if turned else (domains, conds)
+    dom = Table(title=title, title_justify="left")
+    dom.add_column("condition" if turned else "domain")
+    for col in cols:
+        dom.add_column(col, justify="right")
+    for row in rows:
+        dom.add_row(row, *(cells[(col, row) if turned else (row, col)] for col in cols))
     console.print(dom)
 
 
